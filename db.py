@@ -1,0 +1,83 @@
+"""The database engine, its SQLite pragmas, schema creation and the request session."""
+
+import logging
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, SQLModel, create_engine, select
+
+import models  # noqa: F401  (registers every table on SQLModel.metadata)
+from settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_db_engine(settings: Settings) -> Engine:
+    """Build the engine for DATABASE_URL, with SQLite made transactional and concurrent."""
+    url = settings.DATABASE_URL
+    engine_args: dict[str, Any] = {
+        "pool_size": settings.DB_POOL_SIZE,
+        "max_overflow": settings.DB_MAX_OVERFLOW,
+        "pool_pre_ping": True,
+    }
+    if is_sqlite(url):
+        engine_args["connect_args"] = {"check_same_thread": False}
+    engine = create_engine(url, **engine_args)
+    if is_sqlite(url):
+        _configure_sqlite(engine, busy_timeout_ms=settings.SQLITE_BUSY_TIMEOUT_MS)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
+    # SQLAlchemy's recipe for pysqlite: take transaction control away from the driver so that
+    # every Session transaction is a real SQLite transaction. Reads then see one snapshot
+    # (a portfolio is never half of a concurrent delete).
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # Without this, ON DELETE CASCADE silently does nothing.
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def create_schema(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine)
+
+
+def drop_schema(engine: Engine) -> None:
+    SQLModel.metadata.drop_all(engine)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def database_is_reachable(engine: Engine) -> bool:
+    """Query a real table, so a missing file or schema counts as unreachable too."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(select(models.User.customer_oid).limit(1))
+    except SQLAlchemyError:
+        logger.warning("Health check: the database did not answer", exc_info=True)
+        return False
+    return True

@@ -1,0 +1,39 @@
+"""Errors a client can cause. Each message is safe to show and is the `detail` clients see."""
+
+OID_EXAMPLE = "550e8400-e29b-41d4-a716-446655440000"
+_ECHO_LIMIT = 64
+
+
+def _echo(value: str) -> str:
+    """Quote client input back without letting an oversized value flood the message."""
+    return value if len(value) <= _ECHO_LIMIT else value[:_ECHO_LIMIT] + "..."
+
+
+class BankError(Exception):
+    """Base of every error caused by the request rather than by the server."""
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class InvalidInput(BankError, ValueError):
+    """The request is malformed; it is a ValueError so pydantic validators can raise it too."""
+
+
+class InvalidCustomerOID(InvalidInput):
+    def __init__(self, value: str) -> None:
+        super().__init__(
+            f"Invalid CustomerOID '{_echo(value)}': expected a UUID such as {OID_EXAMPLE} "
+            "(any case, hyphens optional) or a legacy ID of 8-36 characters from A-Z, 0-9 and '-'"
+        )
+
+
+class CustomerNotFound(BankError):
+    def __init__(self, customer_oid: str) -> None:
+        super().__init__(f"Customer with CustomerOID '{customer_oid}' not found")
+
+
+class CustomerAlreadyExists(BankError):
+    def __init__(self, customer_oid: str) -> None:
+        super().__init__(f"Customer with CustomerOID '{customer_oid}' already exists")

@@ -1,0 +1,244 @@
+"""The Dummy Bank API: FastAPI app, lifespan and thin HTTP routes over the bank domain."""
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import FastAPI, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import bank
+from db import SessionDep, create_db_engine, create_schema, database_is_reachable
+from errors import BankError, CustomerAlreadyExists, CustomerNotFound, InvalidInput
+from models import (
+    CustomerCreate,
+    CustomerDeleted,
+    CustomerExistence,
+    CustomerOID,
+    CustomerRegistered,
+    ErrorResponse,
+    Health,
+    Portfolio,
+    UserPublic,
+)
+from seed import seed_if_empty
+from settings import SERVICE_NAME, Settings, get_settings
+
+logger = logging.getLogger("bank")
+
+INTERNAL_ERROR = "Internal server error"
+STATUS_BY_ERROR: dict[type[BankError], int] = {
+    InvalidInput: 400,
+    CustomerNotFound: 404,
+    CustomerAlreadyExists: 409,
+}
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input: a malformed CustomerOID, a missing or invalid field, or malformed JSON",
+    404: "No customer with this CustomerOID",
+    409: "A customer with this CustomerOID already exists",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses an operation can answer, all with ErrorResponse."""
+    return {
+        code: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[code]} for code in codes
+    }
+
+
+CustomerOIDPath = Annotated[CustomerOID, Path(description="The customer's CustomerOID")]
+
+# --- Errors ---------------------------------------------------------------------------------
+
+
+def describe_validation_errors(errors: Sequence[Any]) -> str:
+    """One readable sentence per problem, without echoing the raw input or pydantic internals."""
+    problems = []
+    for error in errors:
+        if error["type"] == "json_invalid":
+            problems.append(f"Request body is not valid JSON: {error.get('ctx', {}).get('error')}")
+            continue
+        location = ".".join(str(part) for part in error["loc"][1:]) or "request body"
+        message = error["msg"]
+        if error["type"] == "value_error":
+            # Our validators raise messages written for clients: drop pydantic's prefix.
+            message = str(error["ctx"]["error"])
+        problems.append(f"{location}: {message}")
+    return "; ".join(problems)
+
+
+async def validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": describe_validation_errors(exc.errors())}, status_code=400)
+
+
+async def bank_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BankError)
+    status = next(code for kind, code in STATUS_BY_ERROR.items() if isinstance(exc, kind))
+    return JSONResponse({"detail": exc.message}, status_code=status)
+
+
+class InternalErrorMiddleware:
+    """Log an unexpected error with its traceback and answer a generic 500 that leaks nothing."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        response_started = False
+
+        async def send_tracking_start(message: Message) -> None:
+            nonlocal response_started
+            response_started |= message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking_start)
+        except Exception:
+            logger.exception("Unhandled error on %s %s", scope["method"], scope["path"])
+            if response_started:
+                raise
+            await JSONResponse({"detail": INTERNAL_ERROR}, status_code=500)(scope, receive, send)
+
+
+def use_400_for_validation_errors(app: FastAPI) -> None:
+    """Drop FastAPI's 422 entries from the OpenAPI document: this API answers 400 instead."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for path_item in schema["paths"].values():
+                for operation in path_item.values():
+                    operation["responses"].pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+# --- App ------------------------------------------------------------------------------------
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    logging.basicConfig(
+        level=settings.LOG_LEVEL.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_db_engine(settings)
+        create_schema(engine)
+        seed_if_empty(engine)
+        app.state.engine = engine
+        yield
+        engine.dispose()
+
+    app = FastAPIOffline(
+        title="Dummy Bank API",
+        version="1.0.0",
+        description="A sandbox bank for AI agents and developers: customers, portfolios and "
+        'their analysis, keyed by CustomerOID. Every error body is `{"detail": "..."}`.',
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(BankError, bank_error_handler)
+    app.add_middleware(InternalErrorMiddleware)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.CORS_ORIGINS,
+        allow_credentials="*" not in settings.CORS_ORIGINS,
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+    add_routes(app)
+    use_400_for_validation_errors(app)
+    return app
+
+
+def add_routes(app: FastAPI) -> None:
+    @app.get(
+        "/customers",
+        operation_id="list_customers",
+        summary="List customers",
+        tags=["customers"],
+    )
+    def list_customers(session: SessionDep) -> list[UserPublic]:
+        """Every registered customer with their CustomerOID and name, ordered by CustomerOID."""
+        return bank.list_customers(session=session)
+
+    @app.post(
+        "/register-customer",
+        operation_id="register_customer",
+        summary="Register a customer",
+        tags=["customers"],
+        responses=error_responses(400, 409),
+    )
+    def register_customer(customer: CustomerCreate, session: SessionDep) -> CustomerRegistered:
+        """Create a customer; a UUID4 CustomerOID is generated when none is given."""
+        return bank.register_customer(session=session, customer=customer)
+
+    @app.delete(
+        "/customer/{customer_oid}",
+        operation_id="delete_customer",
+        summary="Delete a customer and all their data",
+        tags=["customers"],
+        responses=error_responses(400, 404),
+    )
+    def delete_customer(customer_oid: CustomerOIDPath, session: SessionDep) -> CustomerDeleted:
+        """Permanently delete the customer and every asset, account, transaction and position."""
+        return bank.delete_customer(session=session, customer_oid=customer_oid)
+
+    @app.get(
+        "/customer/{customer_oid}/exists",
+        operation_id="customer_exists",
+        summary="Check whether a customer exists",
+        tags=["customers"],
+        responses=error_responses(400),
+    )
+    def customer_exists(customer_oid: CustomerOIDPath, session: SessionDep) -> CustomerExistence:
+        """Answer whether the CustomerOID is registered, with the name when it is."""
+        return bank.customer_exists(session=session, customer_oid=customer_oid)
+
+    @app.get(
+        "/user-portfolio/{customer_oid}",
+        operation_id="get_user_portfolio",
+        summary="Get a customer's complete portfolio",
+        tags=["portfolio"],
+        responses=error_responses(400, 404),
+    )
+    def get_user_portfolio(customer_oid: CustomerOIDPath, session: SessionDep) -> Portfolio:
+        """Assets, accounts, transactions, spending, derivatives and a summary in one document."""
+        return bank.get_portfolio(session=session, customer_oid=customer_oid)
+
+    @app.get(
+        "/health",
+        operation_id="health_check",
+        summary="Check the service and its database",
+        tags=["system"],
+        responses={503: {"model": Health, "description": "The database cannot be reached"}},
+    )
+    def health(request: Request, response: Response) -> Health:
+        """Healthy when the database answers a query; 503 and unhealthy when it does not."""
+        if database_is_reachable(request.app.state.engine):
+            return Health(status="healthy", service=SERVICE_NAME, database="ok")
+        response.status_code = 503
+        return Health(status="unhealthy", service=SERVICE_NAME, database="unreachable")
+
+
+app = create_app()
+
+if __name__ == "__main__":
+    settings = get_settings()
+    uvicorn.run(app, host=settings.HOST, port=settings.PORT, log_level=settings.LOG_LEVEL)

@@ -1,0 +1,53 @@
+"""Every setting the service reads, in one pydantic-settings object (environment or `.env`)."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent
+SERVICE_NAME = "dummy-bank-api"
+DEFAULT_CORS_ORIGINS = [
+    "http://localhost:3000",
+    "http://localhost:3001",
+    "http://localhost:8000",
+    "http://localhost:8001",
+]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=PROJECT_DIR / ".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Anchored to this file, not the working directory, so every entry point shares one database.
+    DATABASE_URL: str = f"sqlite:///{PROJECT_DIR / 'banking.db'}"
+    HOST: str = "127.0.0.1"
+    PORT: int = 3000
+    # NoDecode: a plain comma-separated list, not JSON, is what people type into an environment.
+    CORS_ORIGINS: Annotated[list[str], NoDecode] = DEFAULT_CORS_ORIGINS
+    LOG_LEVEL: str = "info"
+    # Sized above the 40 worker threads that serve sync routes, so requests wait on the
+    # database, never on the pool.
+    DB_POOL_SIZE: int = 20
+    DB_MAX_OVERFLOW: int = 30
+    SQLITE_BUSY_TIMEOUT_MS: int = 10_000
+
+    @field_validator("CORS_ORIGINS", mode="before")
+    @classmethod
+    def split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("LOG_LEVEL")
+    @classmethod
+    def lower_log_level(cls, value: str) -> str:
+        return value.lower()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
