@@ -1,19 +1,21 @@
 """The database engine, its SQLite pragmas, schema creation and the request session."""
 
 import logging
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine, select
+from starlette.concurrency import run_in_threadpool
 
 import models  # noqa: F401  (registers every table on SQLModel.metadata)
 from settings import Settings
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def is_sqlite(url: str) -> bool:
@@ -64,12 +66,37 @@ def drop_schema(engine: Engine) -> None:
     SQLModel.metadata.drop_all(engine)
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.engine) as session:
-        yield session
+class Database:
+    """The engine, and the one way routes and tools run domain functions against it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def run(self, operation: Callable[..., T], /, **kwargs: Any) -> T:
+        """Run `operation(session=..., **kwargs)` in a worker thread with a session of its own.
+
+        The session closes, and its connection goes back to the pool, inside that thread, before
+        the response is built. A request therefore never holds a connection while it waits for a
+        thread, so worker threads never wait on connections held by requests without a thread:
+        the pool (larger than the 40 threads) cannot run dry into timeouts under load.
+        """
+
+        def call() -> T:
+            with Session(self.engine) as session:
+                return operation(session=session, **kwargs)
+
+        return await run_in_threadpool(call)
+
+    async def is_reachable(self) -> bool:
+        return await run_in_threadpool(database_is_reachable, self.engine)
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
 def database_is_reachable(engine: Engine) -> bool:

@@ -14,7 +14,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import bank
-from db import SessionDep, create_db_engine, create_schema, database_is_reachable
+from db import Database, DatabaseDep, create_db_engine, create_schema
 from errors import BankError, CustomerAlreadyExists, CustomerNotFound, InvalidInput
 from models import (
     CustomerCreate,
@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         create_schema(engine)
         seed_if_empty(engine)
         app.state.engine = engine
+        app.state.database = Database(engine)
         yield
         engine.dispose()
 
@@ -174,9 +175,9 @@ def add_routes(app: FastAPI) -> None:
         summary="List customers",
         tags=["customers"],
     )
-    def list_customers(session: SessionDep) -> list[UserPublic]:
+    async def list_customers(db: DatabaseDep) -> list[UserPublic]:
         """Every registered customer with their CustomerOID and name, ordered by CustomerOID."""
-        return bank.list_customers(session=session)
+        return await db.run(bank.list_customers)
 
     @app.post(
         "/register-customer",
@@ -185,9 +186,9 @@ def add_routes(app: FastAPI) -> None:
         tags=["customers"],
         responses=error_responses(400, 409),
     )
-    def register_customer(customer: CustomerCreate, session: SessionDep) -> CustomerRegistered:
+    async def register_customer(customer: CustomerCreate, db: DatabaseDep) -> CustomerRegistered:
         """Create a customer; a UUID4 CustomerOID is generated when none is given."""
-        return bank.register_customer(session=session, customer=customer)
+        return await db.run(bank.register_customer, customer=customer)
 
     @app.delete(
         "/customer/{customer_oid}",
@@ -196,9 +197,9 @@ def add_routes(app: FastAPI) -> None:
         tags=["customers"],
         responses=error_responses(400, 404),
     )
-    def delete_customer(customer_oid: CustomerOIDPath, session: SessionDep) -> CustomerDeleted:
+    async def delete_customer(customer_oid: CustomerOIDPath, db: DatabaseDep) -> CustomerDeleted:
         """Permanently delete the customer and every asset, account, transaction and position."""
-        return bank.delete_customer(session=session, customer_oid=customer_oid)
+        return await db.run(bank.delete_customer, customer_oid=customer_oid)
 
     @app.get(
         "/customer/{customer_oid}/exists",
@@ -207,9 +208,9 @@ def add_routes(app: FastAPI) -> None:
         tags=["customers"],
         responses=error_responses(400),
     )
-    def customer_exists(customer_oid: CustomerOIDPath, session: SessionDep) -> CustomerExistence:
+    async def customer_exists(customer_oid: CustomerOIDPath, db: DatabaseDep) -> CustomerExistence:
         """Answer whether the CustomerOID is registered, with the name when it is."""
-        return bank.customer_exists(session=session, customer_oid=customer_oid)
+        return await db.run(bank.customer_exists, customer_oid=customer_oid)
 
     @app.get(
         "/user-portfolio/{customer_oid}",
@@ -218,9 +219,9 @@ def add_routes(app: FastAPI) -> None:
         tags=["portfolio"],
         responses=error_responses(400, 404),
     )
-    def get_user_portfolio(customer_oid: CustomerOIDPath, session: SessionDep) -> Portfolio:
+    async def get_user_portfolio(customer_oid: CustomerOIDPath, db: DatabaseDep) -> Portfolio:
         """Assets, accounts, transactions, spending, derivatives and a summary in one document."""
-        return bank.get_portfolio(session=session, customer_oid=customer_oid)
+        return await db.run(bank.get_portfolio, customer_oid=customer_oid)
 
     @app.get(
         "/health",
@@ -229,9 +230,9 @@ def add_routes(app: FastAPI) -> None:
         tags=["system"],
         responses={503: {"model": Health, "description": "The database cannot be reached"}},
     )
-    def health(request: Request, response: Response) -> Health:
+    async def health(db: DatabaseDep, response: Response) -> Health:
         """Healthy when the database answers a query; 503 and unhealthy when it does not."""
-        if database_is_reachable(request.app.state.engine):
+        if await db.is_reachable():
             return Health(status="healthy", service=SERVICE_NAME, database="ok")
         response.status_code = 503
         return Health(status="unhealthy", service=SERVICE_NAME, database="unreachable")
