@@ -28,8 +28,6 @@ from models import (
     DerivativeTransaction,
     DerivativeTransactionPublic,
     HasData,
-    Institution,
-    InstitutionPublic,
     Portfolio,
     PortfolioSummary,
     Spending,
@@ -139,12 +137,7 @@ def get_portfolio(*, session: Session, customer_oid: str) -> Portfolio:
     # One session, one transaction: every list comes from the same snapshot.
     user = get_customer(session=session, customer_oid=customer_oid)
     assets = _customer_rows(session, Asset, customer_oid, col(Asset.id))
-    accounts = session.exec(
-        select(BankAccount, Institution)
-        .join(Institution, col(BankAccount.institution_id) == col(Institution.id))
-        .where(col(BankAccount.customer_oid) == customer_oid)
-        .order_by(col(BankAccount.id))
-    ).all()
+    accounts = _customer_rows(session, BankAccount, customer_oid, col(BankAccount.id))
     transactions = _customer_rows(
         session, Transaction, customer_oid, col(Transaction.date).desc(), col(Transaction.id).desc()
     )
@@ -158,7 +151,7 @@ def get_portfolio(*, session: Session, customer_oid: str) -> Portfolio:
     summary = PortfolioSummary(
         customer_oid=customer_oid,
         total_cash_balance=total_in_reporting_currency(
-            [(account.balance, account.currency) for account, _ in accounts]
+            [(account.balance, account.currency) for account in accounts]
         ),
         total_spending=total_in_reporting_currency([(s.amount, s.currency) for s in spending]),
         total_assets=len(assets),
@@ -179,12 +172,7 @@ def get_portfolio(*, session: Session, customer_oid: str) -> Portfolio:
         customer_oid=customer_oid,
         user=UserPublic.model_validate(user),
         assets=[_asset_public(asset) for asset in assets],
-        bank_accounts=[
-            BankAccountPublic.model_validate(
-                {**account.model_dump(), "institution": InstitutionPublic.model_validate(bank)}
-            )
-            for account, bank in accounts
-        ],
+        bank_accounts=[BankAccountPublic.model_validate(account) for account in accounts],
         transactions=[TransactionPublic.model_validate(t) for t in transactions],
         spending=[SpendingPublic.model_validate(s) for s in spending],
         derivative_transactions=[

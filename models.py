@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, Wit
 from pydantic import Field as PydanticField
 from sqlalchemy import BigInteger, Dialect, String
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Relationship, SQLModel
 
 from errors import OID_EXAMPLE, InvalidCustomerOID
 
@@ -284,6 +284,8 @@ class BankAccount(BankAccountBase, table=True):
     __tablename__ = "bank_accounts"
     id: int | None = Field(default=None, primary_key=True)
     customer_oid: str = customer_fk()
+    # Every account is shown with its institution, so load it in the same query.
+    institution: Institution = Relationship(sa_relationship_kwargs={"lazy": "joined"})
 
 
 class BankAccountPublic(BankAccountBase, CustomerRow):

@@ -1,0 +1,93 @@
+"""Fixtures: a throwaway SQLite file per test, an in-process client, and a real uvicorn server."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from main import create_app
+from settings import PROJECT_DIR, Settings
+
+SAMPLE_OIDS = [f"550e8400-e29b-41d4-a716-44665544000{n}" for n in range(1, 6)]
+NEW_OID = "123e4567-e89b-42d3-a456-426614174000"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'bank.db'}")
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def engine(client: TestClient) -> Engine:
+    """The running app's own engine, for arranging data the HTTP API cannot create yet."""
+    app_engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+    return app_engine
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class LiveServer:
+    """The service started as `make run` starts it, on a free port and its own database."""
+
+    def __init__(self, database_url: str, log_path: Path) -> None:
+        self.database_url = database_url
+        self.log_path = log_path
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "LOG_LEVEL": "warning",
+        }
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "main.py"], cwd=PROJECT_DIR, env=env, stdout=log, stderr=log
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
+            try:
+                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not become healthy:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+        self.process = None
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    server = LiveServer(f"sqlite:///{tmp_path / 'bank.db'}", tmp_path / "server.log")
+    server.start()
+    yield server
+    server.stop()

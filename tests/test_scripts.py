@@ -1,0 +1,65 @@
+"""seed.py, reset_database.py and first-start seeding, against the database at DATABASE_URL."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from main import create_app
+from settings import PROJECT_DIR, Settings
+from tests.conftest import NEW_OID, SAMPLE_OIDS
+
+
+def run_script(script: str, database_url: str) -> str:
+    result = subprocess.run(
+        [sys.executable, script],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def customer_oids(database_url: str) -> list[str]:
+    with TestClient(create_app(Settings(DATABASE_URL=database_url))) as client:
+        return [c["customer_oid"] for c in client.get("/customers").json()]
+
+
+def test_seed_script_loads_samples_into_empty_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    assert "Loaded 5 sample customers" in run_script("seed.py", url)
+    assert "nothing was added" in run_script("seed.py", url)
+    assert customer_oids(url) == SAMPLE_OIDS
+
+
+def test_reset_database_restores_exactly_the_samples(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bank.db'}"
+    with TestClient(create_app(Settings(DATABASE_URL=url))) as client:
+        client.delete(f"/customer/{SAMPLE_OIDS[0]}")
+        client.post("/register-customer", json={"name": "Extra", "customer_oid": NEW_OID})
+    output = run_script("reset_database.py", url)
+    assert "dropped all tables" in output and "5 sample customers" in output
+    assert str(tmp_path / "bank.db") in output
+    assert customer_oids(url) == SAMPLE_OIDS
+
+
+def test_restart_never_seeds_over_existing_data(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        assert client.delete(f"/customer/{SAMPLE_OIDS[0]}").status_code == 200
+        client.post("/register-customer", json={"name": "Kept", "customer_oid": NEW_OID})
+    with TestClient(create_app(settings)) as client:
+        oids = [c["customer_oid"] for c in client.get("/customers").json()]
+    assert oids == sorted([*SAMPLE_OIDS[1:], NEW_OID])
+
+
+def test_restart_after_deleting_every_customer_stays_empty(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        for oid in SAMPLE_OIDS:
+            assert client.delete(f"/customer/{oid}").status_code == 200
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/customers").json() == []
