@@ -20,7 +20,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.runtime
 	$(BIN)/python main.py
 
-test: $(VENV)/.dev
+test: lint
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev
