@@ -42,13 +42,15 @@ ERROR_DESCRIPTIONS = {
     400: "Invalid input: a malformed CustomerOID, a missing or invalid field, or malformed JSON",
     404: "No customer with this CustomerOID",
     409: "A customer with this CustomerOID already exists",
+    500: "Unexpected server error; the details are logged on the server only",
 }
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error statuses an operation can answer, all with ErrorResponse."""
+    """OpenAPI entries for an operation's error statuses, and 500, all with ErrorResponse."""
     return {
-        code: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[code]} for code in codes
+        code: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[code]}
+        for code in (*codes, 500)
     }
 
 
@@ -174,6 +176,7 @@ def add_routes(app: FastAPI) -> None:
         operation_id="list_customers",
         summary="List customers",
         tags=["customers"],
+        responses=error_responses(),
     )
     async def list_customers(db: DatabaseDep) -> list[UserPublic]:
         """Every registered customer with their CustomerOID and name, ordered by CustomerOID."""
@@ -228,7 +231,10 @@ def add_routes(app: FastAPI) -> None:
         operation_id="health_check",
         summary="Check the service and its database",
         tags=["system"],
-        responses={503: {"model": Health, "description": "The database cannot be reached"}},
+        responses={
+            503: {"model": Health, "description": "The database cannot be reached"},
+            **error_responses(),
+        },
     )
     async def health(db: DatabaseDep, response: Response) -> Health:
         """Healthy when the database answers a query; 503 and unhealthy when it does not."""

@@ -158,8 +158,9 @@ def test_error_responses_are_documented_with_the_error_model(openapi: dict[str, 
     for path, method, operation in operations(openapi):
         takes_input = bool(operation.get("parameters") or operation.get("requestBody"))
         assert ("400" in operation["responses"]) == takes_input, (path, method)
+        assert "500" in operation["responses"], (path, method)
         for status, response in operation["responses"].items():
-            if status in {"400", "404", "409"}:
+            if status in {"400", "404", "409", "500"}:
                 schema = response["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/ErrorResponse"}
     assert "HTTPValidationError" not in openapi["components"]["schemas"]
