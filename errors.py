@@ -1,5 +1,8 @@
 """Errors a client can cause. Each message is safe to show and is the `detail` clients see."""
 
+from collections.abc import Sequence
+from typing import Any
+
 OID_EXAMPLE = "550e8400-e29b-41d4-a716-446655440000"
 _ECHO_LIMIT = 64
 
@@ -37,3 +40,21 @@ class CustomerNotFound(BankError):
 class CustomerAlreadyExists(BankError):
     def __init__(self, customer_oid: str) -> None:
         super().__init__(f"Customer with CustomerOID '{customer_oid}' already exists")
+
+
+def describe_validation_errors(errors: Sequence[Any]) -> str:
+    """One readable sentence per pydantic error, without echoing the input or pydantic internals.
+
+    Errors raised by our own validators (value errors) already name the field, so their message
+    stands alone, identical over HTTP and MCP; pydantic's own messages get the field in front.
+    """
+    problems = []
+    for error in errors:
+        if error["type"] == "json_invalid":
+            problems.append(f"Request body is not valid JSON: {error.get('ctx', {}).get('error')}")
+        elif error["type"] == "value_error":
+            problems.append(str(error["ctx"]["error"]))
+        else:
+            location = ".".join(str(part) for part in error["loc"]) or "request body"
+            problems.append(f"{location}: {error['msg']}")
+    return "; ".join(problems)

@@ -1,7 +1,7 @@
 """The Dummy Bank API: FastAPI app, lifespan and thin HTTP routes over the bank domain."""
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -15,7 +15,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import bank
 from db import Database, DatabaseDep, create_db_engine, create_schema
-from errors import BankError, CustomerAlreadyExists, CustomerNotFound, InvalidInput
+from errors import (
+    BankError,
+    CustomerAlreadyExists,
+    CustomerNotFound,
+    InvalidInput,
+    describe_validation_errors,
+)
+from mcp_server import build_mcp_server
 from models import (
     CustomerCreate,
     CustomerDeleted,
@@ -59,25 +66,11 @@ CustomerOIDPath = Annotated[CustomerOID, Path(description="The customer's Custom
 # --- Errors ---------------------------------------------------------------------------------
 
 
-def describe_validation_errors(errors: Sequence[Any]) -> str:
-    """One readable sentence per problem, without echoing the raw input or pydantic internals."""
-    problems = []
-    for error in errors:
-        if error["type"] == "json_invalid":
-            problems.append(f"Request body is not valid JSON: {error.get('ctx', {}).get('error')}")
-            continue
-        location = ".".join(str(part) for part in error["loc"][1:]) or "request body"
-        message = error["msg"]
-        if error["type"] == "value_error":
-            # Our validators raise messages written for clients: drop pydantic's prefix.
-            message = str(error["ctx"]["error"])
-        problems.append(f"{location}: {message}")
-    return "; ".join(problems)
-
-
 async def validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse({"detail": describe_validation_errors(exc.errors())}, status_code=400)
+    # The first part of each location says where the value was (body, path, query).
+    errors = [{**error, "loc": tuple(error["loc"][1:])} for error in exc.errors()]
+    return JSONResponse({"detail": describe_validation_errors(errors)}, status_code=400)
 
 
 async def bank_error_handler(_request: Request, exc: Exception) -> JSONResponse:
@@ -138,6 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         level=settings.LOG_LEVEL.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
 
+    mcp = build_mcp_server(lambda: app.state.database)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_db_engine(settings)
@@ -145,7 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         seed_if_empty(engine)
         app.state.engine = engine
         app.state.database = Database(engine)
-        yield
+        async with mcp.session_manager.run():
+            yield
         engine.dispose()
 
     app = FastAPIOffline(
@@ -166,6 +162,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
     )
     add_routes(app)
+    # Streamable HTTP at /mcp, on the app's own port. Stateless with JSON answers: any worker
+    # can serve any request, and the tools need no server-to-client streaming. Its route joins
+    # ours (not a mount at /, which would answer every unknown path itself).
+    mcp_http = mcp.streamable_http_app(
+        streamable_http_path="/mcp", stateless_http=True, json_response=True, host=settings.HOST
+    )
+    app.router.routes.extend(mcp_http.routes)
     use_400_for_validation_errors(app)
     return app
 

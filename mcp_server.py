@@ -1,0 +1,242 @@
+"""The bank's MCP server: tools, a resource and a prompt over the same domain functions as HTTP.
+
+Mounted by main.py at /mcp (Streamable HTTP). `python mcp_server.py` serves it over stdio for
+desktop clients, against the database at DATABASE_URL.
+"""
+
+import asyncio
+import inspect
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+
+import bank
+from db import Database, create_db_engine, create_schema
+from errors import OID_EXAMPLE, BankError, describe_validation_errors
+from models import (
+    CUSTOMER_OID_PATTERN,
+    CustomerCreate,
+    CustomerDeleted,
+    CustomerExistence,
+    CustomerRegistered,
+    Portfolio,
+    UserPublic,
+    normalize_customer_oid,
+)
+from seed import seed_if_empty
+from settings import SERVICE_NAME, Settings, get_settings
+
+DatabaseProvider = Callable[[], Database]
+ToolFn = TypeVar("ToolFn", bound=Callable[..., Awaitable[CallToolResult]])
+
+INSTRUCTIONS = """\
+A sandbox bank. Customers are identified by a CustomerOID (a UUID such as
+550e8400-e29b-41d4-a716-446655440001). Start with list_customers to discover customers, then
+get_portfolio for everything the bank holds on one: assets, bank accounts, transactions,
+spending, derivatives and a summary whose totals are in the summary's reporting currency.
+Errors come back as tool errors whose text says what was wrong."""
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
+DESTRUCTIVE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+)
+
+# Validated by the tools themselves (normalize_customer_oid), so an invalid OID is answered with
+# the same message as over HTTP; the pattern is here so that models can see the format.
+CustomerOIDArgument = Annotated[
+    str,
+    Field(
+        description="The customer's CustomerOID: a UUID such as "
+        f"{OID_EXAMPLE} (any case, hyphens optional) or a legacy ID like CUST-0001",
+        json_schema_extra={"pattern": CUSTOMER_OID_PATTERN},
+    ),
+]
+
+_any_json = TypeAdapter[Any](Any)
+
+
+def tool_error(message: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
+
+
+async def answer(produce: Callable[[], Awaitable[BaseModel | list[Any]]]) -> CallToolResult:
+    """Run a domain call for a tool: its JSON as structured content, or its error as tool error."""
+    try:
+        result = await produce()
+    except BankError as error:
+        return tool_error(error.message)
+    except ValidationError as error:
+        return tool_error(describe_validation_errors(error.errors()))
+    data = _any_json.dump_python(result, mode="json")
+    # Structured content must be an object, so a list travels as {"result": [...]}, the
+    # wrapper the SDK derives from the declared return type.
+    structured = data if isinstance(data, dict) else {"result": data}
+    text = _any_json.dump_json(result).decode()
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content=structured
+    )
+
+
+def tool(mcp: MCPServer, annotations: ToolAnnotations) -> Callable[[ToolFn], ToolFn]:
+    """Register a tool whose description is its docstring, without the source's indentation."""
+
+    def register(fn: ToolFn) -> ToolFn:
+        mcp.add_tool(fn, description=inspect.cleandoc(fn.__doc__ or ""), annotations=annotations)
+        return fn
+
+    return register
+
+
+def build_mcp_server(database: DatabaseProvider) -> MCPServer:
+    """The MCP server; `database` gives the Database that the running app or script owns."""
+    mcp = MCPServer(
+        name=SERVICE_NAME,
+        title="Dummy Bank API",
+        version="1.0.0",
+        instructions=INSTRUCTIONS,
+    )
+    register_tools(mcp, database)
+    register_resources_and_prompts(mcp, database)
+    return mcp
+
+
+def register_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
+    """Every tool the bank offers, each a thin call into the bank module."""
+
+    @tool(mcp, READ_ONLY)
+    async def list_customers() -> Annotated[CallToolResult, list[UserPublic]]:
+        """List every customer of the bank as {customer_oid, name}, ordered by customer_oid.
+
+        Use it first, to discover which CustomerOIDs exist. Takes no arguments.
+        """
+        return await answer(lambda: database().run(bank.list_customers))
+
+    @tool(mcp, READ_ONLY)
+    async def get_portfolio(
+        customer_oid: CustomerOIDArgument,
+    ) -> Annotated[CallToolResult, Portfolio]:
+        """Get everything the bank holds on one customer, exactly as GET /user-portfolio returns it.
+
+        Returns the customer, their assets (with value, cost basis and unrealized gain), bank
+        accounts (with their institution), transactions (newest first), monthly spending per
+        category, derivative transactions, and portfolio_summary: cash and spending totals
+        converted to the reporting currency, counts, and has_data flags. Use it for any analysis of
+        allocation, cash, spending or derivative exposure. An unknown customer is a tool error.
+        """
+        return await answer(
+            lambda: database().run(
+                bank.get_portfolio, customer_oid=normalize_customer_oid(customer_oid)
+            )
+        )
+
+    @tool(mcp, READ_ONLY)
+    async def customer_exists(
+        customer_oid: CustomerOIDArgument,
+    ) -> Annotated[CallToolResult, CustomerExistence]:
+        """Check whether a CustomerOID is registered: {customer_oid, exists, name}.
+
+        Cheaper than get_portfolio when only existence matters; name is null when it does not
+        exist. The customer_oid in the answer is the canonical (lower-case, hyphenated) form.
+        """
+        return await answer(
+            lambda: database().run(
+                bank.customer_exists, customer_oid=normalize_customer_oid(customer_oid)
+            )
+        )
+
+    @tool(mcp, WRITE)
+    async def register_customer(
+        name: Annotated[str, Field(description="The customer's name, 2-100 characters")],
+        customer_oid: Annotated[
+            str | None,
+            Field(
+                description="Optional CustomerOID (a UUID); a new UUID4 is generated when omitted",
+                json_schema_extra={"pattern": CUSTOMER_OID_PATTERN},
+            ),
+        ] = None,
+    ) -> Annotated[CallToolResult, CustomerRegistered]:
+        """Register a new customer with an empty portfolio; returns {customer_oid, name, message}.
+
+        Leave customer_oid out to have one generated. Registering an existing CustomerOID is a
+        tool error saying it already exists.
+        """
+        return await answer(
+            lambda: database().run(
+                bank.register_customer,
+                customer=CustomerCreate.model_validate(
+                    {"name": name, "customer_oid": customer_oid}
+                ),
+            )
+        )
+
+    @tool(mcp, DESTRUCTIVE)
+    async def delete_customer(
+        customer_oid: CustomerOIDArgument,
+    ) -> Annotated[CallToolResult, CustomerDeleted]:
+        """Permanently delete a customer and all of their portfolio data. This cannot be undone.
+
+        Returns {customer_oid, message}. An unknown customer is a tool error.
+        """
+        return await answer(
+            lambda: database().run(
+                bank.delete_customer, customer_oid=normalize_customer_oid(customer_oid)
+            )
+        )
+
+
+def register_resources_and_prompts(mcp: MCPServer, database: DatabaseProvider) -> None:
+    @mcp.resource(
+        "bank://customers/{customer_oid}/portfolio",
+        name="customer_portfolio",
+        title="Customer portfolio",
+        mime_type="application/json",
+    )
+    async def customer_portfolio(customer_oid: str) -> str:
+        """A customer's complete portfolio, the same JSON as GET /user-portfolio/{customer_oid}."""
+        try:
+            portfolio: Portfolio = await database().run(
+                bank.get_portfolio, customer_oid=normalize_customer_oid(customer_oid)
+            )
+        except BankError as error:
+            raise ResourceError(error.message) from None
+        return portfolio.model_dump_json()
+
+    @mcp.prompt(title="Portfolio review")
+    def portfolio_review(customer_oid: CustomerOIDArgument) -> str:
+        """Ask for a review of one customer's allocation, cash, spending and derivative exposure."""
+        return (
+            f"Review the portfolio of the bank customer with CustomerOID {customer_oid}.\n"
+            f"First call the get_portfolio tool with customer_oid={json.dumps(customer_oid)} "
+            "(use customer_exists if you are unsure the customer exists).\n"
+            "Then cover, with figures from the data:\n"
+            "1. Asset allocation: value per asset type and currency, concentration in single "
+            "holdings, unrealized gains and losses.\n"
+            "2. Cash: balances per account and currency, and the total in the summary's reporting "
+            "currency.\n"
+            "3. Spending: totals per category and per month, and any trend between months.\n"
+            "4. Derivative exposure: open positions by type, side, underlying and expiry, and the "
+            "risk they add or hedge.\n"
+            "Finish with the three most important observations and one suggested action each."
+        )
+
+
+def serve_stdio(settings: Settings) -> None:
+    """Serve the MCP server over stdio against the database at DATABASE_URL."""
+    engine = create_db_engine(settings)
+    create_schema(engine)
+    seed_if_empty(engine)
+    database = Database(engine)
+    try:
+        asyncio.run(build_mcp_server(lambda: database).run_stdio_async())
+    finally:
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    serve_stdio(get_settings())
