@@ -1,0 +1,228 @@
+"""The MCP server through the SDK's in-memory client: every tool, the resource and the prompt."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+from mcp_types import TextContent, TextResourceContents
+from sqlalchemy import Engine, text
+
+from mcp_server import build_mcp_server
+from models import Portfolio
+from tests.conftest import NEW_OID, SAMPLE_OIDS
+
+pytestmark = pytest.mark.anyio
+TOOLS = {
+    "list_customers",
+    "get_portfolio",
+    "customer_exists",
+    "register_customer",
+    "delete_customer",
+}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def mcp(client: TestClient) -> AsyncIterator[Client]:
+    """An MCP client connected in-process to the server, over the same database as `client`."""
+    server = build_mcp_server(lambda: client.app.state.database)  # type: ignore[attr-defined]
+    async with Client(server) as mcp_client:
+        yield mcp_client
+
+
+async def call(mcp: Client, tool: str, **arguments: Any) -> Any:
+    result = await mcp.call_tool(tool, arguments)
+    assert not result.is_error, result.content
+    return result.structured_content
+
+
+async def call_error(mcp: Client, tool: str, **arguments: Any) -> str:
+    result = await mcp.call_tool(tool, arguments)
+    assert result.is_error
+    assert result.structured_content is None
+    content = result.content[0]
+    assert isinstance(content, TextContent)
+    return content.text
+
+
+async def test_lists_the_five_tools_with_descriptions(mcp: Client) -> None:
+    tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
+    assert set(tools) == TOOLS
+    for tool in tools.values():
+        assert tool.description and not tool.description.startswith(" ")
+        assert "\n    " not in tool.description
+
+
+async def test_tool_annotations(mcp: Client) -> None:
+    tools = {tool.name: tool.annotations for tool in (await mcp.list_tools()).tools}
+    for reader in ("list_customers", "get_portfolio", "customer_exists"):
+        annotations = tools[reader]
+        assert annotations is not None and annotations.read_only_hint is True
+    register, delete = tools["register_customer"], tools["delete_customer"]
+    assert register is not None and delete is not None
+    assert register.read_only_hint is False and register.destructive_hint is False
+    assert delete.read_only_hint is False and delete.destructive_hint is True
+
+
+async def test_get_portfolio_output_schema_is_the_portfolio_model(mcp: Client) -> None:
+    tool = next(t for t in (await mcp.list_tools()).tools if t.name == "get_portfolio")
+    assert tool.output_schema is not None
+    expected = Portfolio.model_json_schema(mode="serialization")
+    assert tool.output_schema["properties"] == expected["properties"]
+    assert set(tool.output_schema["required"]) == set(expected["required"])
+
+
+async def test_oid_arguments_show_the_format(mcp: Client) -> None:
+    tool = next(t for t in (await mcp.list_tools()).tools if t.name == "get_portfolio")
+    assert "pattern" in tool.input_schema["properties"]["customer_oid"]
+    assert tool.input_schema["required"] == ["customer_oid"]
+
+
+async def test_list_customers_matches_rest(mcp: Client, client: TestClient) -> None:
+    assert await call(mcp, "list_customers") == {"result": client.get("/customers").json()}
+
+
+@pytest.mark.parametrize("oid", SAMPLE_OIDS)
+async def test_get_portfolio_matches_rest(mcp: Client, client: TestClient, oid: str) -> None:
+    assert (
+        await call(mcp, "get_portfolio", customer_oid=oid)
+        == client.get(f"/user-portfolio/{oid}").json()
+    )
+
+
+async def test_get_portfolio_text_is_the_rest_body(mcp: Client, client: TestClient) -> None:
+    result = await mcp.call_tool("get_portfolio", {"customer_oid": SAMPLE_OIDS[3]})
+    content = result.content[0]
+    assert isinstance(content, TextContent)
+    assert content.text == client.get(f"/user-portfolio/{SAMPLE_OIDS[3]}").text
+
+
+async def test_customer_exists_matches_rest_for_any_spelling(
+    mcp: Client, client: TestClient
+) -> None:
+    spelling = SAMPLE_OIDS[2].upper().replace("-", "")
+    expected = client.get(f"/customer/{spelling}/exists").json()
+    assert await call(mcp, "customer_exists", customer_oid=spelling) == expected
+    assert expected["exists"] is True and expected["customer_oid"] == SAMPLE_OIDS[2]
+
+
+async def test_customer_exists_for_unknown_customer(mcp: Client) -> None:
+    answer = await call(mcp, "customer_exists", customer_oid=NEW_OID)
+    assert answer == {"customer_oid": NEW_OID, "exists": False, "name": None}
+
+
+async def test_register_customer_creates_it(mcp: Client, client: TestClient) -> None:
+    answer = await call(mcp, "register_customer", name="  Agent Made ", customer_oid=NEW_OID)
+    assert answer == {
+        "customer_oid": NEW_OID,
+        "name": "Agent Made",
+        "message": "Customer registered successfully",
+    }
+    assert client.get(f"/customer/{NEW_OID}/exists").json()["name"] == "Agent Made"
+
+
+async def test_register_customer_generates_an_oid(mcp: Client, client: TestClient) -> None:
+    answer = await call(mcp, "register_customer", name="Agent Made")
+    assert client.get(f"/customer/{answer['customer_oid']}/exists").json()["exists"] is True
+
+
+async def test_register_duplicate_is_tool_error_with_rest_message(
+    mcp: Client, client: TestClient
+) -> None:
+    rest = client.post("/register-customer", json={"name": "Copy", "customer_oid": SAMPLE_OIDS[0]})
+    message = await call_error(mcp, "register_customer", name="Copy", customer_oid=SAMPLE_OIDS[0])
+    assert rest.status_code == 409
+    assert message == rest.json()["detail"]
+
+
+async def test_register_short_name_is_tool_error_with_rest_message(
+    mcp: Client, client: TestClient
+) -> None:
+    rest = client.post("/register-customer", json={"name": "A"})
+    assert rest.status_code == 400
+    assert await call_error(mcp, "register_customer", name="A") == rest.json()["detail"]
+    assert len(client.get("/customers").json()) == 5
+
+
+async def test_register_invalid_oid_is_tool_error_with_rest_message(
+    mcp: Client, client: TestClient
+) -> None:
+    rest = client.post("/register-customer", json={"name": "Valid", "customer_oid": "oops"})
+    message = await call_error(mcp, "register_customer", name="Valid", customer_oid="oops")
+    assert message == rest.json()["detail"]
+
+
+@pytest.mark.parametrize("tool", ["get_portfolio", "customer_exists", "delete_customer"])
+async def test_invalid_oid_is_tool_error_with_rest_message(
+    mcp: Client, client: TestClient, tool: str
+) -> None:
+    rest = client.get("/user-portfolio/not-an-oid")
+    assert rest.status_code == 400
+    assert await call_error(mcp, tool, customer_oid="not-an-oid") == rest.json()["detail"]
+
+
+@pytest.mark.parametrize("tool", ["get_portfolio", "delete_customer"])
+async def test_unknown_customer_is_tool_error_with_rest_message(
+    mcp: Client, client: TestClient, tool: str
+) -> None:
+    rest = client.get(f"/user-portfolio/{NEW_OID}")
+    assert rest.status_code == 404
+    assert await call_error(mcp, tool, customer_oid=NEW_OID) == rest.json()["detail"]
+
+
+async def test_delete_customer_deletes_it(mcp: Client, client: TestClient) -> None:
+    answer = await call(mcp, "delete_customer", customer_oid=SAMPLE_OIDS[1])
+    assert answer == {
+        "customer_oid": SAMPLE_OIDS[1],
+        "message": "Customer and all associated data deleted successfully",
+    }
+    assert client.get(f"/user-portfolio/{SAMPLE_OIDS[1]}").status_code == 404
+
+
+async def test_missing_argument_is_a_tool_error(mcp: Client) -> None:
+    result = await mcp.call_tool("get_portfolio", {})
+    assert result.is_error
+
+
+async def test_unexpected_error_is_a_generic_tool_error(mcp: Client, engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE users"))
+    message = await call_error(mcp, "list_customers")
+    assert message == "Error executing tool list_customers"
+
+
+async def test_portfolio_resource_matches_rest(mcp: Client, client: TestClient) -> None:
+    templates = (await mcp.list_resource_templates()).resource_templates
+    assert [t.uri_template for t in templates] == ["bank://customers/{customer_oid}/portfolio"]
+    result = await mcp.read_resource(f"bank://customers/{SAMPLE_OIDS[4]}/portfolio")
+    contents = result.contents[0]
+    assert isinstance(contents, TextResourceContents)
+    assert contents.mime_type == "application/json"
+    assert contents.text == client.get(f"/user-portfolio/{SAMPLE_OIDS[4]}").text
+
+
+async def test_portfolio_resource_of_unknown_customer_is_an_error(
+    mcp: Client, client: TestClient
+) -> None:
+    with pytest.raises(MCPError) as error:
+        await mcp.read_resource(f"bank://customers/{NEW_OID}/portfolio")
+    assert str(error.value) == client.get(f"/user-portfolio/{NEW_OID}").json()["detail"]
+
+
+async def test_portfolio_review_prompt_asks_for_the_four_areas(mcp: Client) -> None:
+    prompts = (await mcp.list_prompts()).prompts
+    assert [p.name for p in prompts] == ["portfolio_review"]
+    result = await mcp.get_prompt("portfolio_review", {"customer_oid": SAMPLE_OIDS[0]})
+    content = result.messages[0].content
+    assert isinstance(content, TextContent)
+    prompt = content.text.lower()
+    assert SAMPLE_OIDS[0] in prompt and "get_portfolio" in prompt
+    for area in ("allocation", "cash", "spending", "derivative"):
+        assert area in prompt
