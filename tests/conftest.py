@@ -18,6 +18,19 @@ from settings import PROJECT_DIR, Settings
 
 SAMPLE_OIDS = [f"550e8400-e29b-41d4-a716-44665544000{n}" for n in range(1, 6)]
 NEW_OID = "123e4567-e89b-42d3-a456-426614174000"
+MCP_TOOLS = {
+    "list_customers",
+    "get_portfolio",
+    "customer_exists",
+    "register_customer",
+    "delete_customer",
+}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """The MCP tests run on asyncio, the loop uvicorn and the SDK use in production."""
+    return "asyncio"
 
 
 @pytest.fixture

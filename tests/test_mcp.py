@@ -12,21 +12,9 @@ from sqlalchemy import Engine, text
 
 from mcp_server import build_mcp_server
 from models import Portfolio
-from tests.conftest import NEW_OID, SAMPLE_OIDS
+from tests.conftest import MCP_TOOLS, NEW_OID, SAMPLE_OIDS
 
 pytestmark = pytest.mark.anyio
-TOOLS = {
-    "list_customers",
-    "get_portfolio",
-    "customer_exists",
-    "register_customer",
-    "delete_customer",
-}
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -54,7 +42,7 @@ async def call_error(mcp: Client, tool: str, **arguments: Any) -> str:
 
 async def test_lists_the_five_tools_with_descriptions(mcp: Client) -> None:
     tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
-    assert set(tools) == TOOLS
+    assert set(tools) == MCP_TOOLS
     for tool in tools.values():
         assert tool.description and not tool.description.startswith(" ")
         assert "\n    " not in tool.description

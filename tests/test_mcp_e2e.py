@@ -9,25 +9,13 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from settings import PROJECT_DIR
-from tests.conftest import SAMPLE_OIDS, LiveServer
+from tests.conftest import MCP_TOOLS, SAMPLE_OIDS, LiveServer
 
 pytestmark = pytest.mark.anyio
-TOOLS = {
-    "list_customers",
-    "get_portfolio",
-    "customer_exists",
-    "register_customer",
-    "delete_customer",
-}
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 async def assert_serves_the_rest_portfolios(mcp: Client, base_url: str) -> None:
-    assert {tool.name for tool in (await mcp.list_tools()).tools} == TOOLS
+    assert {tool.name for tool in (await mcp.list_tools()).tools} == MCP_TOOLS
     for oid in SAMPLE_OIDS:
         result = await mcp.call_tool("get_portfolio", {"customer_oid": oid})
         rest: dict[str, Any] = httpx.get(f"{base_url}/user-portfolio/{oid}").json()
