@@ -44,5 +44,12 @@ async def test_stdio_server(live_server: LiveServer) -> None:
         cwd=PROJECT_DIR,
         env={"DATABASE_URL": live_server.database_url},
     )
+    registered = httpx.post(f"{live_server.base_url}/register-customer", json={"name": "Via REST"})
     async with Client(params) as mcp:
         await assert_serves_the_rest_portfolios(mcp, live_server.base_url)
+        customers = (await mcp.call_tool("list_customers", {})).structured_content
+    # Only a server on DATABASE_URL, not on the default banking.db, sees this customer.
+    assert customers is not None
+    assert {"customer_oid": registered.json()["customer_oid"], "name": "Via REST"} in customers[
+        "result"
+    ]
