@@ -1,42 +1,75 @@
-"""The bank's domain: customer lifecycle and portfolio assembly as plain functions over a Session.
+"""The bank's domain: customers, their collections and portfolios, as functions over a Session.
 
 HTTP routes and MCP tools are thin faces over these functions. Customer OIDs passed in are
 already canonical (see models.normalize_customer_oid); every face validates them at its edge.
+Functions that change data commit; run them with Database.run(..., write=True).
 """
 
+import base64
+import binascii
+import datetime as dt
+import json
 import uuid
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import CursorResult, delete
+from sqlalchemy import ColumnElement, CursorResult, Date, Integer, delete, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
-from errors import CustomerAlreadyExists, CustomerNotFound
+from errors import (
+    CustomerAlreadyExists,
+    CustomerNotFound,
+    InstitutionNotFound,
+    InvalidCursor,
+    InvalidDateRange,
+    ItemNotFound,
+)
 from models import (
     REPORTING_CURRENCY,
     Asset,
+    AssetCreate,
     AssetPublic,
+    AssetUpdate,
     BankAccount,
+    BankAccountCreate,
     BankAccountPublic,
+    BankAccountUpdate,
     Currency,
     CustomerCreate,
     CustomerDeleted,
     CustomerExistence,
     CustomerRegistered,
     DerivativeTransaction,
+    DerivativeTransactionCreate,
     DerivativeTransactionPublic,
+    DerivativeTransactionUpdate,
     HasData,
+    Institution,
+    InstitutionPublic,
+    PageQuery,
     Portfolio,
+    PortfolioImport,
     PortfolioSummary,
     Spending,
+    SpendingCreate,
     SpendingPublic,
+    SpendingUpdate,
     Transaction,
+    TransactionCreate,
     TransactionPublic,
+    TransactionQuery,
+    TransactionUpdate,
     User,
     UserPublic,
 )
+
+T = TypeVar("T")
+FIRST_PAGE = PageQuery()
 
 # --- Currency conversion --------------------------------------------------------------------
 
@@ -51,6 +84,7 @@ USD_PER_UNIT: dict[Currency, Decimal] = {
     Currency.JPY: Decimal("0.0067"),
 }
 CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
 
 
 def to_reporting_currency(amount: Decimal, currency: Currency | str) -> Decimal:
@@ -59,16 +93,98 @@ def to_reporting_currency(amount: Decimal, currency: Currency | str) -> Decimal:
     return (amount * rate).quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
-def total_in_reporting_currency(amounts: Sequence[tuple[Decimal, Currency | str]]) -> Decimal:
-    return sum((to_reporting_currency(a, c) for a, c in amounts), Decimal("0.00"))
+def total_in_reporting_currency(amounts: Iterable[tuple[Decimal, Currency | str]]) -> Decimal:
+    return sum((to_reporting_currency(a, c) for a, c in amounts), ZERO)
+
+
+def totals_by(items: Iterable[tuple[str, Decimal, Currency | str]]) -> dict[str, Decimal]:
+    """Sum (key, amount, currency) triples per key in the reporting currency, keys sorted."""
+    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for key, amount, currency in items:
+        totals[key] += to_reporting_currency(amount, currency)
+    return dict(sorted(totals.items()))
+
+
+# --- Pagination -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(kind: str, values: Sequence[Any]) -> str:
+    plain = [value.isoformat() if isinstance(value, dt.date) else value for value in values]
+    raw = json.dumps({"k": kind, "v": plain}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kind: str, columns: Sequence[Any]) -> list[Any]:
+    """The key values a cursor carries, typed like `columns`; InvalidCursor if it is not ours."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(data, dict) or data.get("k") != kind:
+            raise ValueError("cursor of another list")
+        values = data["v"]
+        if not isinstance(values, list) or len(values) != len(columns):
+            raise ValueError("cursor of another shape")
+        return [_cursor_value(column, value) for column, value in zip(columns, values, strict=True)]
+    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
+        raise InvalidCursor() from None
+
+
+def _cursor_value(column: Any, value: Any) -> Any:
+    if isinstance(column.type, Date):
+        return dt.date.fromisoformat(value)
+    expected = int if isinstance(column.type, Integer) else str
+    if type(value) is not expected:
+        raise ValueError("cursor value of another type")
+    return value
+
+
+def paginate(
+    session: Session,
+    statement: SelectOfScalar[Any],
+    *,
+    kind: str,
+    key: Sequence[Any],
+    newest_first: bool,
+    page: PageQuery,
+) -> Page[Any]:
+    """One page of `statement`, in `key` order, after the row the cursor names (keyset, no OFFSET).
+
+    Rows added while a client walks the pages never shift it: every row that existed when the
+    walk began is seen exactly once.
+    """
+    ordered_key, limit = tuple_(*key), page.limit
+    if page.cursor is not None:
+        after = tuple_(*decode_cursor(page.cursor, kind, key))
+        statement = statement.where(ordered_key < after if newest_first else ordered_key > after)
+    order = [column.desc() if newest_first else column.asc() for column in key]
+    rows = list(session.exec(statement.order_by(*order).limit(limit + 1)).all())
+    if len(rows) <= limit:
+        return Page(items=rows, next_cursor=None)
+    last = rows[limit - 1]
+    return Page(
+        items=rows[:limit],
+        next_cursor=encode_cursor(kind, [getattr(last, column.key) for column in key]),
+    )
 
 
 # --- Customers ------------------------------------------------------------------------------
 
 
-def list_customers(*, session: Session) -> list[UserPublic]:
-    users = session.exec(select(User).order_by(col(User.customer_oid))).all()
-    return [UserPublic.model_validate(user) for user in users]
+def list_customers(*, session: Session, page: PageQuery = FIRST_PAGE) -> Page[UserPublic]:
+    users = paginate(
+        session,
+        select(User),
+        kind="customers",
+        key=[col(User.customer_oid)],
+        newest_first=False,
+        page=page,
+    )
+    return Page([UserPublic.model_validate(user) for user in users.items], users.next_cursor)
 
 
 def register_customer(*, session: Session, customer: CustomerCreate) -> CustomerRegistered:
@@ -109,16 +225,22 @@ def get_customer(*, session: Session, customer_oid: str) -> User:
     return user
 
 
-# --- Portfolio ------------------------------------------------------------------------------
+def list_institutions(*, session: Session) -> list[InstitutionPublic]:
+    institutions = session.exec(select(Institution).order_by(col(Institution.id))).all()
+    return [InstitutionPublic.model_validate(institution) for institution in institutions]
 
-RowT = TypeVar("RowT", bound=SQLModel)
+
+def _require_institutions(session: Session, institution_ids: Iterable[int]) -> None:
+    wanted = set(institution_ids)
+    if not wanted:
+        return
+    found = set(session.exec(select(Institution.id).where(col(Institution.id).in_(wanted))).all())
+    missing = sorted(wanted - found)
+    if missing:
+        raise InstitutionNotFound(missing[0])
 
 
-def _customer_rows(
-    session: Session, table: type[RowT], customer_oid: str, *order_by: Any
-) -> Sequence[RowT]:
-    column = cast(Any, table).customer_oid
-    return session.exec(select(table).where(column == customer_oid).order_by(*order_by)).all()
+# --- Per-customer collections ---------------------------------------------------------------
 
 
 def _asset_public(asset: Asset) -> AssetPublic:
@@ -132,28 +254,192 @@ def _asset_public(asset: Asset) -> AssetPublic:
     return public
 
 
+@dataclass(frozen=True)
+class Collection:
+    """One kind of per-customer item: its URL segment, table, shapes and list order."""
+
+    name: str
+    label: str
+    table: type[SQLModel]
+    public: type[SQLModel]
+    create: type[SQLModel]
+    update: type[SQLModel]
+    order_by: tuple[str, ...] = ("id",)
+    newest_first: bool = False
+    to_public: Callable[[Any], Any] | None = None
+
+    def key(self) -> list[Any]:
+        return [getattr(self.table, name) for name in self.order_by]
+
+    def public_of(self, row: Any) -> Any:
+        return self.to_public(row) if self.to_public else self.public.model_validate(row)
+
+    def rows_of(self, customer_oid: str) -> SelectOfScalar[Any]:
+        return select(self.table).where(cast(Any, self.table).customer_oid == customer_oid)
+
+
+ASSETS = Collection(
+    "assets", "Asset", Asset, AssetPublic, AssetCreate, AssetUpdate, to_public=_asset_public
+)
+BANK_ACCOUNTS = Collection(
+    "bank-accounts",
+    "Bank account",
+    BankAccount,
+    BankAccountPublic,
+    BankAccountCreate,
+    BankAccountUpdate,
+)
+TRANSACTIONS = Collection(
+    "transactions",
+    "Transaction",
+    Transaction,
+    TransactionPublic,
+    TransactionCreate,
+    TransactionUpdate,
+    order_by=("date", "id"),
+    newest_first=True,
+)
+SPENDING = Collection(
+    "spending",
+    "Spending entry",
+    Spending,
+    SpendingPublic,
+    SpendingCreate,
+    SpendingUpdate,
+    order_by=("month", "id"),
+)
+DERIVATIVE_TRANSACTIONS = Collection(
+    "derivative-transactions",
+    "Derivative transaction",
+    DerivativeTransaction,
+    DerivativeTransactionPublic,
+    DerivativeTransactionCreate,
+    DerivativeTransactionUpdate,
+)
+COLLECTIONS = (ASSETS, BANK_ACCOUNTS, TRANSACTIONS, SPENDING, DERIVATIVE_TRANSACTIONS)
+
+
+def _customer_items(session: Session, collection: Collection, customer_oid: str) -> list[Any]:
+    """All of a customer's items of one collection, in the collection's list order."""
+    order = [c.desc() if collection.newest_first else c.asc() for c in collection.key()]
+    return list(session.exec(collection.rows_of(customer_oid).order_by(*order)).all())
+
+
+def _get_row(session: Session, collection: Collection, customer_oid: str, item_id: int) -> Any:
+    get_customer(session=session, customer_oid=customer_oid)
+    row = session.exec(
+        collection.rows_of(customer_oid).where(cast(Any, collection.table).id == item_id)
+    ).first()
+    if row is None:
+        raise ItemNotFound(collection.label, item_id, customer_oid)
+    return row
+
+
+def list_items(
+    *,
+    session: Session,
+    collection: Collection,
+    customer_oid: str,
+    page: PageQuery = FIRST_PAGE,
+    filters: Sequence[ColumnElement[bool]] = (),
+) -> Page[Any]:
+    get_customer(session=session, customer_oid=customer_oid)
+    rows = paginate(
+        session,
+        collection.rows_of(customer_oid).where(*filters),
+        kind=collection.name,
+        key=collection.key(),
+        newest_first=collection.newest_first,
+        page=page,
+    )
+    return Page([collection.public_of(row) for row in rows.items], rows.next_cursor)
+
+
+def list_transactions(
+    *, session: Session, customer_oid: str, query: TransactionQuery
+) -> Page[TransactionPublic]:
+    """A customer's transactions, newest first, within [from, to] and of a type or category."""
+    if query.start is not None and query.end is not None and query.start > query.end:
+        raise InvalidDateRange()
+    filters: list[ColumnElement[bool]] = []
+    if query.start is not None:
+        filters.append(col(Transaction.date) >= query.start)
+    if query.end is not None:
+        filters.append(col(Transaction.date) <= query.end)
+    if query.type is not None:
+        filters.append(col(Transaction.type) == query.type.value)
+    if query.category is not None:
+        filters.append(col(Transaction.category) == query.category)
+    return list_items(
+        session=session,
+        collection=TRANSACTIONS,
+        customer_oid=customer_oid,
+        page=query,
+        filters=filters,
+    )
+
+
+def get_item(*, session: Session, collection: Collection, customer_oid: str, item_id: int) -> Any:
+    return collection.public_of(_get_row(session, collection, customer_oid, item_id))
+
+
+def create_item(
+    *, session: Session, collection: Collection, customer_oid: str, item: SQLModel
+) -> Any:
+    get_customer(session=session, customer_oid=customer_oid)
+    if isinstance(item, BankAccountCreate):
+        _require_institutions(session, [item.institution_id])
+    row = collection.table(**item.model_dump(), customer_oid=customer_oid)
+    session.add(row)
+    session.commit()
+    return collection.public_of(row)
+
+
+def update_item(
+    *,
+    session: Session,
+    collection: Collection,
+    customer_oid: str,
+    item_id: int,
+    changes: SQLModel,
+) -> Any:
+    row = _get_row(session, collection, customer_oid, item_id)
+    fields = changes.model_dump(exclude_unset=True)
+    if "institution_id" in fields:
+        _require_institutions(session, [fields["institution_id"]])
+    for name, value in fields.items():
+        setattr(row, name, value)
+    session.commit()
+    return collection.public_of(row)
+
+
+def delete_item(
+    *, session: Session, collection: Collection, customer_oid: str, item_id: int
+) -> None:
+    row = _get_row(session, collection, customer_oid, item_id)
+    session.delete(row)
+    session.commit()
+
+
+# --- Portfolio ------------------------------------------------------------------------------
+
+
 def get_portfolio(*, session: Session, customer_oid: str) -> Portfolio:
     """Everything the bank holds on one customer, with a summary in the reporting currency."""
     # One session, one transaction: every list comes from the same snapshot.
     user = get_customer(session=session, customer_oid=customer_oid)
-    assets = _customer_rows(session, Asset, customer_oid, col(Asset.id))
-    accounts = _customer_rows(session, BankAccount, customer_oid, col(BankAccount.id))
-    transactions = _customer_rows(
-        session, Transaction, customer_oid, col(Transaction.date).desc(), col(Transaction.id).desc()
-    )
-    spending = _customer_rows(
-        session, Spending, customer_oid, col(Spending.month), col(Spending.id)
-    )
-    derivatives = _customer_rows(
-        session, DerivativeTransaction, customer_oid, col(DerivativeTransaction.id)
-    )
+    assets = _customer_items(session, ASSETS, customer_oid)
+    accounts = _customer_items(session, BANK_ACCOUNTS, customer_oid)
+    transactions = _customer_items(session, TRANSACTIONS, customer_oid)
+    spending = _customer_items(session, SPENDING, customer_oid)
+    derivatives = _customer_items(session, DERIVATIVE_TRANSACTIONS, customer_oid)
 
+    total_cash = total_in_reporting_currency((a.balance, a.currency) for a in accounts)
+    total_asset_value = total_in_reporting_currency((a.current_value, a.currency) for a in assets)
     summary = PortfolioSummary(
         customer_oid=customer_oid,
-        total_cash_balance=total_in_reporting_currency(
-            [(account.balance, account.currency) for account in accounts]
-        ),
-        total_spending=total_in_reporting_currency([(s.amount, s.currency) for s in spending]),
+        total_cash_balance=total_cash,
+        total_spending=total_in_reporting_currency((s.amount, s.currency) for s in spending),
         total_assets=len(assets),
         total_accounts=len(accounts),
         total_transactions=len(transactions),
@@ -167,11 +453,16 @@ def get_portfolio(*, session: Session, customer_oid: str) -> Portfolio:
             derivatives=bool(derivatives),
         ),
         currency=REPORTING_CURRENCY,
+        total_asset_value=total_asset_value,
+        net_worth=total_cash + total_asset_value,
+        asset_allocation=totals_by((a.asset_type, a.current_value, a.currency) for a in assets),
+        spending_by_category=totals_by((s.category, s.amount, s.currency) for s in spending),
+        spending_by_month=totals_by((s.month, s.amount, s.currency) for s in spending),
     )
     return Portfolio(
         customer_oid=customer_oid,
         user=UserPublic.model_validate(user),
-        assets=[_asset_public(asset) for asset in assets],
+        assets=[ASSETS.public_of(asset) for asset in assets],
         bank_accounts=[BankAccountPublic.model_validate(account) for account in accounts],
         transactions=[TransactionPublic.model_validate(t) for t in transactions],
         spending=[SpendingPublic.model_validate(s) for s in spending],
@@ -180,3 +471,42 @@ def get_portfolio(*, session: Session, customer_oid: str) -> Portfolio:
         ],
         portfolio_summary=summary,
     )
+
+
+def import_portfolio(
+    *, session: Session, customer_oid: str, portfolio: PortfolioImport
+) -> tuple[Portfolio, bool]:
+    """Replace a customer's whole portfolio with `portfolio`, creating the customer if needed.
+
+    One transaction: an invalid item (an unknown institution) changes nothing. Returns the
+    stored portfolio and whether the customer was created.
+    """
+    user = session.get(User, customer_oid)
+    created = user is None
+    if user is None:
+        session.add(User(customer_oid=customer_oid, name=portfolio.user.name))
+    else:
+        user.name = portfolio.user.name
+    _require_institutions(session, (a.institution_id for a in portfolio.bank_accounts))
+    for collection in COLLECTIONS:
+        session.execute(
+            delete(collection.table).where(cast(Any, collection.table).customer_oid == customer_oid)
+        )
+    session.flush()  # the user row exists before the rows that reference it
+
+    items_by_collection: dict[Collection, Sequence[SQLModel]] = {
+        ASSETS: portfolio.assets,
+        BANK_ACCOUNTS: portfolio.bank_accounts,
+        # Stored oldest first, so that newest-first order (date, then id) reads back as given.
+        TRANSACTIONS: portfolio.transactions[::-1],
+        SPENDING: portfolio.spending,
+        DERIVATIVE_TRANSACTIONS: portfolio.derivative_transactions,
+    }
+    for collection, items in items_by_collection.items():
+        fields = set(collection.create.model_fields)
+        session.add_all(
+            collection.table(**item.model_dump(include=fields), customer_oid=customer_oid)
+            for item in items
+        )
+    session.commit()
+    return get_portfolio(session=session, customer_oid=customer_oid), created

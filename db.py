@@ -16,6 +16,8 @@ from settings import Settings
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+# Execution option marking a session's transactions as writes (see _configure_sqlite).
+WRITE_TRANSACTION = "bank_write_transaction"
 
 
 def is_sqlite(url: str) -> bool:
@@ -55,7 +57,13 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # A write transaction takes the write lock up front. One that read first and wrote later
+        # could find that another writer committed meanwhile and fail at once ("database is
+        # locked") instead of waiting its turn under the busy timeout.
+        if connection.get_execution_options().get(WRITE_TRANSACTION, False):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
 
 
 def create_schema(engine: Engine) -> None:
@@ -71,9 +79,13 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._write_engine = engine.execution_options(**{WRITE_TRANSACTION: True})
 
-    async def run(self, operation: Callable[..., T], /, **kwargs: Any) -> T:
+    async def run(self, operation: Callable[..., T], /, *, write: bool = False, **kwargs: Any) -> T:
         """Run `operation(session=..., **kwargs)` in a worker thread with a session of its own.
+
+        `write=True` for operations that change data: on SQLite their transaction then holds
+        the write lock from its first statement.
 
         The session closes, and its connection goes back to the pool, inside that thread, before
         the response is built. A request therefore never holds a connection while it waits for a
@@ -82,7 +94,7 @@ class Database:
         """
 
         def call() -> T:
-            with Session(self.engine) as session:
+            with Session(self._write_engine if write else self.engine) as session:
                 return operation(session=session, **kwargs)
 
         return await run_in_threadpool(call)

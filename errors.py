@@ -45,16 +45,40 @@ class CustomerAlreadyExists(BankError):
 def describe_validation_errors(errors: Sequence[Any]) -> str:
     """One readable sentence per pydantic error, without echoing the input or pydantic internals.
 
-    Errors raised by our own validators (value errors) already name the field, so their message
-    stands alone, identical over HTTP and MCP; pydantic's own messages get the field in front.
+    An InvalidInput raised by our validators names its field already, so its message stands
+    alone, identical over HTTP and MCP; every other message gets the field's location in front.
     """
     problems = []
     for error in errors:
+        cause = error.get("ctx", {}).get("error")
         if error["type"] == "json_invalid":
-            problems.append(f"Request body is not valid JSON: {error.get('ctx', {}).get('error')}")
-        elif error["type"] == "value_error":
-            problems.append(str(error["ctx"]["error"]))
+            problems.append(f"Request body is not valid JSON: {cause}")
+        elif isinstance(cause, InvalidInput):
+            problems.append(str(cause))
         else:
+            message = str(cause) if error["type"] == "value_error" else error["msg"]
             location = ".".join(str(part) for part in error["loc"]) or "request body"
-            problems.append(f"{location}: {error['msg']}")
+            problems.append(f"{location}: {message}")
     return "; ".join(problems)
+
+
+class ItemNotFound(BankError):
+    def __init__(self, label: str, item_id: int, customer_oid: str) -> None:
+        super().__init__(f"{label} {item_id} not found for CustomerOID '{customer_oid}'")
+
+
+class InstitutionNotFound(InvalidInput):
+    def __init__(self, institution_id: int) -> None:
+        super().__init__(
+            f"institution_id: Institution {institution_id} does not exist (see GET /institutions)"
+        )
+
+
+class InvalidCursor(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__("cursor: Invalid cursor; use the one from the previous page's Link header")
+
+
+class InvalidDateRange(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__("from: The start of the date range is after its end (to)")

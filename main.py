@@ -3,10 +3,11 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from enum import Enum
 from typing import Annotated, Any
 
 import uvicorn
-from fastapi import FastAPI, Path, Request, Response
+from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -20,6 +21,7 @@ from errors import (
     CustomerAlreadyExists,
     CustomerNotFound,
     InvalidInput,
+    ItemNotFound,
     describe_validation_errors,
 )
 from mcp_server import build_mcp_server
@@ -31,7 +33,12 @@ from models import (
     CustomerRegistered,
     ErrorResponse,
     Health,
+    InstitutionPublic,
+    PageQuery,
     Portfolio,
+    PortfolioImport,
+    TransactionPublic,
+    TransactionQuery,
     UserPublic,
 )
 from seed import seed_if_empty
@@ -43,11 +50,12 @@ INTERNAL_ERROR = "Internal server error"
 STATUS_BY_ERROR: dict[type[BankError], int] = {
     InvalidInput: 400,
     CustomerNotFound: 404,
+    ItemNotFound: 404,
     CustomerAlreadyExists: 409,
 }
 ERROR_DESCRIPTIONS = {
     400: "Invalid input: a malformed CustomerOID, a missing or invalid field, or malformed JSON",
-    404: "No customer with this CustomerOID",
+    404: "No customer with this CustomerOID (or, for an item, no such item of that customer)",
     409: "A customer with this CustomerOID already exists",
     500: "Unexpected server error; the details are logged on the server only",
 }
@@ -62,6 +70,27 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 CustomerOIDPath = Annotated[CustomerOID, Path(description="The customer's CustomerOID")]
+ItemId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The item's id")]
+PageParams = Annotated[PageQuery, Query()]
+PAGED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            "Link": {
+                "description": 'The next page, as `<url>; rel="next"`; absent on the last page',
+                "schema": {"type": "string"},
+            }
+        }
+    }
+}
+
+
+def link_next_page(request: Request, response: Response, page: bank.Page[Any]) -> list[Any]:
+    """Put the next page's URL in the Link header and return the page's items as the body."""
+    if page.next_cursor is not None:
+        url = request.url.include_query_params(cursor=page.next_cursor)
+        response.headers["Link"] = f'<{url}>; rel="next"'
+    return page.items
+
 
 # --- Errors ---------------------------------------------------------------------------------
 
@@ -160,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials="*" not in settings.CORS_ORIGINS,
         allow_methods=["*"],
         allow_headers=["*"],
+        expose_headers=["Link", "Location"],
     )
     add_routes(app)
     # Streamable HTTP at /mcp, on the app's own port. Stateless with JSON answers: any worker
@@ -179,11 +209,14 @@ def add_routes(app: FastAPI) -> None:
         operation_id="list_customers",
         summary="List customers",
         tags=["customers"],
-        responses=error_responses(),
+        responses={**PAGED, **error_responses(400)},
     )
-    async def list_customers(db: DatabaseDep) -> list[UserPublic]:
-        """Every registered customer with their CustomerOID and name, ordered by CustomerOID."""
-        return await db.run(bank.list_customers)
+    async def list_customers(
+        page: PageParams, request: Request, response: Response, db: DatabaseDep
+    ) -> list[UserPublic]:
+        """Registered customers with their CustomerOID and name, by CustomerOID, page by page."""
+        customers = await db.run(bank.list_customers, page=page)
+        return link_next_page(request, response, customers)
 
     @app.post(
         "/register-customer",
@@ -194,7 +227,7 @@ def add_routes(app: FastAPI) -> None:
     )
     async def register_customer(customer: CustomerCreate, db: DatabaseDep) -> CustomerRegistered:
         """Create a customer; a UUID4 CustomerOID is generated when none is given."""
-        return await db.run(bank.register_customer, customer=customer)
+        return await db.run(bank.register_customer, write=True, customer=customer)
 
     @app.delete(
         "/customer/{customer_oid}",
@@ -205,7 +238,7 @@ def add_routes(app: FastAPI) -> None:
     )
     async def delete_customer(customer_oid: CustomerOIDPath, db: DatabaseDep) -> CustomerDeleted:
         """Permanently delete the customer and every asset, account, transaction and position."""
-        return await db.run(bank.delete_customer, customer_oid=customer_oid)
+        return await db.run(bank.delete_customer, write=True, customer_oid=customer_oid)
 
     @app.get(
         "/customer/{customer_oid}/exists",
@@ -229,6 +262,62 @@ def add_routes(app: FastAPI) -> None:
         """Assets, accounts, transactions, spending, derivatives and a summary in one document."""
         return await db.run(bank.get_portfolio, customer_oid=customer_oid)
 
+    @app.put(
+        "/user-portfolio/{customer_oid}",
+        operation_id="import_user_portfolio",
+        summary="Replace a customer's whole portfolio",
+        tags=["portfolio"],
+        responses={
+            201: {"model": Portfolio, "description": "The customer was created"},
+            **error_responses(400),
+        },
+    )
+    async def import_user_portfolio(
+        customer_oid: CustomerOIDPath,
+        portfolio: PortfolioImport,
+        response: Response,
+        db: DatabaseDep,
+    ) -> Portfolio:
+        """Store a document shaped like GET's answer as the customer's whole portfolio."""
+        stored, created = await db.run(
+            bank.import_portfolio, write=True, customer_oid=customer_oid, portfolio=portfolio
+        )
+        if created:
+            response.status_code = 201
+        return stored
+
+    @app.get(
+        "/institutions",
+        operation_id="list_institutions",
+        summary="List institutions",
+        tags=["institutions"],
+        responses=error_responses(),
+    )
+    async def list_institutions(db: DatabaseDep) -> list[InstitutionPublic]:
+        """The banks, brokers and exchanges a bank account can name as its institution_id."""
+        return await db.run(bank.list_institutions)
+
+    @app.get(
+        "/customer/{customer_oid}/transactions",
+        operation_id="list_transactions",
+        summary="List a customer's transactions, filtered",
+        tags=["transactions"],
+        responses={**PAGED, **error_responses(400, 404)},
+    )
+    async def list_transactions(
+        customer_oid: CustomerOIDPath,
+        query: Annotated[TransactionQuery, Query()],
+        request: Request,
+        response: Response,
+        db: DatabaseDep,
+    ) -> list[TransactionPublic]:
+        """The customer's transactions, newest first (date, then id), within from-to inclusive."""
+        page = await db.run(bank.list_transactions, customer_oid=customer_oid, query=query)
+        return link_next_page(request, response, page)
+
+    for collection in bank.COLLECTIONS:
+        add_collection_routes(app, collection)
+
     @app.get(
         "/health",
         operation_id="health_check",
@@ -245,6 +334,127 @@ def add_routes(app: FastAPI) -> None:
             return Health(status="healthy", service=SERVICE_NAME, database="ok")
         response.status_code = 503
         return Health(status="unhealthy", service=SERVICE_NAME, database="unreachable")
+
+
+def add_collection_routes(app: FastAPI, collection: bank.Collection) -> None:
+    """List, create, read, update and delete routes for one per-customer collection."""
+    # Route signatures need the collection's own models, so that the schema shows them.
+    Create, Update, Public = collection.create, collection.update, collection.public
+    items = collection.name.replace("-", "_")
+    item = collection.label.lower().replace(" ", "_")
+    path = f"/customer/{{customer_oid}}/{collection.name}"
+    item_path = f"{path}/{{item_id}}"
+    label = collection.label.lower()
+    tags: list[str | Enum] = [collection.name]
+
+    if collection is not bank.TRANSACTIONS:  # listed with its filters in add_routes
+
+        @app.get(
+            path,
+            operation_id=f"list_{items}",
+            summary=f"List a customer's {collection.name.replace('-', ' ')}",
+            tags=tags,
+            response_model=list[Public],  # type: ignore[valid-type]
+            responses={**PAGED, **error_responses(400, 404)},
+        )
+        async def list_items(
+            customer_oid: CustomerOIDPath,
+            page: PageParams,
+            request: Request,
+            response: Response,
+            db: DatabaseDep,
+        ) -> list[Any]:
+            items = await db.run(
+                bank.list_items, collection=collection, customer_oid=customer_oid, page=page
+            )
+            return link_next_page(request, response, items)
+
+    @app.post(
+        path,
+        operation_id=f"create_{item}",
+        summary=f"Add a {label}",
+        tags=tags,
+        status_code=201,
+        response_model=Public,
+        responses=error_responses(400, 404),
+    )
+    async def create_item(
+        customer_oid: CustomerOIDPath,
+        body: Create,  # type: ignore[valid-type]
+        response: Response,
+        db: DatabaseDep,
+    ) -> Any:
+        created = await db.run(
+            bank.create_item,
+            write=True,
+            collection=collection,
+            customer_oid=customer_oid,
+            item=body,
+        )
+        response.headers["Location"] = f"/customer/{customer_oid}/{collection.name}/{created.id}"
+        return created
+
+    @app.get(
+        item_path,
+        operation_id=f"get_{item}",
+        summary=f"Get one {label}",
+        tags=tags,
+        response_model=Public,
+        responses=error_responses(400, 404),
+    )
+    async def get_item(customer_oid: CustomerOIDPath, item_id: ItemId, db: DatabaseDep) -> Any:
+        return await db.run(
+            bank.get_item, collection=collection, customer_oid=customer_oid, item_id=item_id
+        )
+
+    @app.patch(
+        item_path,
+        operation_id=f"update_{item}",
+        summary=f"Change fields of a {label}",
+        tags=tags,
+        response_model=Public,
+        responses=error_responses(400, 404),
+    )
+    async def update_item(
+        customer_oid: CustomerOIDPath,
+        item_id: ItemId,
+        changes: Update,  # type: ignore[valid-type]
+        db: DatabaseDep,
+    ) -> Any:
+        return await db.run(
+            bank.update_item,
+            write=True,
+            collection=collection,
+            customer_oid=customer_oid,
+            item_id=item_id,
+            changes=changes,
+        )
+
+    @app.delete(
+        item_path,
+        operation_id=f"delete_{item}",
+        summary=f"Delete a {label}",
+        tags=tags,
+        status_code=204,
+        response_class=Response,
+        responses=error_responses(400, 404),
+    )
+    async def delete_item(customer_oid: CustomerOIDPath, item_id: ItemId, db: DatabaseDep) -> None:
+        await db.run(
+            bank.delete_item,
+            write=True,
+            collection=collection,
+            customer_oid=customer_oid,
+            item_id=item_id,
+        )
+
+    for endpoint, text in (
+        (create_item, f"Add a {label} to the customer's portfolio; 201 with the stored item."),
+        (get_item, f"One {label} of the customer; 404 if it is not theirs."),
+        (update_item, f"Change only the given fields of a {label}; 200 with the item."),
+        (delete_item, f"Delete a {label} of the customer; 204."),
+    ):
+        endpoint.__doc__ = text
 
 
 app = create_app()

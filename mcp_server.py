@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, SkipValidation, TypeAdapter, ValidationError
 
 import bank
 from db import Database, create_db_engine, create_schema
@@ -23,9 +23,15 @@ from models import (
     CustomerCreate,
     CustomerDeleted,
     CustomerExistence,
+    CustomerPage,
     CustomerRegistered,
+    InstitutionPublic,
+    PageQuery,
     Portfolio,
-    UserPublic,
+    PortfolioImport,
+    TransactionPage,
+    TransactionQuery,
+    TransactionType,
     normalize_customer_oid,
 )
 from seed import seed_if_empty
@@ -110,12 +116,22 @@ def register_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
     """Every tool the bank offers, each a thin call into the bank module."""
 
     @tool(mcp, READ_ONLY)
-    async def list_customers() -> Annotated[CallToolResult, list[UserPublic]]:
-        """List every customer of the bank as {customer_oid, name}, ordered by customer_oid.
+    async def list_customers(
+        limit: Annotated[int, Field(description="Customers per page, 1-1000")] = 100,
+        cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
+    ) -> Annotated[CallToolResult, CustomerPage]:
+        """List the bank's customers as {customer_oid, name}, by customer_oid, a page at a time.
 
-        Use it first, to discover which CustomerOIDs exist. Takes no arguments.
+        Use it first, to discover which CustomerOIDs exist. Returns {customers, next_cursor}: call
+        again with cursor=next_cursor for the next page; next_cursor is null on the last page.
         """
-        return await answer(lambda: database().run(bank.list_customers))
+
+        async def page() -> CustomerPage:
+            query = PageQuery.model_validate({"limit": limit, "cursor": cursor})
+            customers = await database().run(bank.list_customers, page=query)
+            return CustomerPage(customers=customers.items, next_cursor=customers.next_cursor)
+
+        return await answer(page)
 
     @tool(mcp, READ_ONLY)
     async def get_portfolio(
@@ -150,6 +166,46 @@ def register_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
             )
         )
 
+    @tool(mcp, READ_ONLY)
+    async def get_transactions(
+        customer_oid: CustomerOIDArgument,
+        from_date: Annotated[str | None, Field(description="Earliest date, YYYY-MM-DD")] = None,
+        to_date: Annotated[str | None, Field(description="Latest date, YYYY-MM-DD")] = None,
+        type: Annotated[
+            str | None,
+            Field(description="Only this type: " + ", ".join(t.value for t in TransactionType)),
+        ] = None,
+        category: Annotated[str | None, Field(description="Only this category")] = None,
+        limit: Annotated[int, Field(description="Transactions per page, 1-1000")] = 100,
+        cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
+    ) -> Annotated[CallToolResult, TransactionPage]:
+        """Read a customer's transactions newest first, filtered, a page at a time.
+
+        Filters are optional and combine: from_date and to_date (inclusive, YYYY-MM-DD), type,
+        category. Returns {transactions, next_cursor}: call again with the same filters and
+        cursor=next_cursor for the next page; next_cursor is null on the last page. Use it for
+        long histories instead of get_portfolio.
+        """
+
+        async def page() -> TransactionPage:
+            oid = normalize_customer_oid(customer_oid)
+            query = TransactionQuery.model_validate(
+                {"from": from_date, "to": to_date, "type": type, "category": category}
+                | {"limit": limit, "cursor": cursor}
+            )
+            found = await database().run(bank.list_transactions, customer_oid=oid, query=query)
+            return TransactionPage(transactions=found.items, next_cursor=found.next_cursor)
+
+        return await answer(page)
+
+    @tool(mcp, READ_ONLY)
+    async def list_institutions() -> Annotated[CallToolResult, list[InstitutionPublic]]:
+        """List the banks, brokers and exchanges: {id, name, routing_number, type}.
+
+        A bank account in import_portfolio names its institution by this id (institution_id).
+        """
+        return await answer(lambda: database().run(bank.list_institutions))
+
     @tool(mcp, WRITE)
     async def register_customer(
         name: Annotated[str, Field(description="The customer's name, 2-100 characters")],
@@ -169,11 +225,37 @@ def register_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
         return await answer(
             lambda: database().run(
                 bank.register_customer,
+                write=True,
                 customer=CustomerCreate.model_validate(
                     {"name": name, "customer_oid": customer_oid}
                 ),
             )
         )
+
+    @tool(mcp, DESTRUCTIVE)
+    async def import_portfolio(
+        customer_oid: CustomerOIDArgument,
+        # Validated in the tool, not by the SDK, so errors read as they do over HTTP.
+        portfolio: Annotated[PortfolioImport, SkipValidation],
+    ) -> Annotated[CallToolResult, Portfolio]:
+        """Replace a customer's whole portfolio, creating the customer if needed.
+
+        `portfolio` has the shape get_portfolio returns: user.name, and the lists assets,
+        bank_accounts, transactions, spending and derivative_transactions (a missing list means an
+        empty one; ids, customer_oid and portfolio_summary are ignored). Everything the customer
+        held before is replaced, in one transaction: any invalid item changes nothing. Returns the
+        stored portfolio. Use it to set up a scenario, or copy one customer's portfolio to another.
+        """
+
+        async def stored() -> Portfolio:
+            oid = normalize_customer_oid(customer_oid)
+            document = PortfolioImport.model_validate(portfolio)
+            result: tuple[Portfolio, bool] = await database().run(
+                bank.import_portfolio, write=True, customer_oid=oid, portfolio=document
+            )
+            return result[0]
+
+        return await answer(stored)
 
     @tool(mcp, DESTRUCTIVE)
     async def delete_customer(
@@ -185,7 +267,7 @@ def register_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
         """
         return await answer(
             lambda: database().run(
-                bank.delete_customer, customer_oid=normalize_customer_oid(customer_oid)
+                bank.delete_customer, write=True, customer_oid=normalize_customer_oid(customer_oid)
             )
         )
 

@@ -7,13 +7,21 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    WithJsonSchema,
+    create_model,
+)
 from pydantic import Field as PydanticField
-from sqlalchemy import BigInteger, Dialect, String
+from sqlalchemy import BigInteger, Dialect, Index, String
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Relationship, SQLModel
 
-from errors import OID_EXAMPLE, InvalidCustomerOID
+from errors import OID_EXAMPLE, InvalidCustomerOID, InvalidInput
 
 # --- Customer identifiers -------------------------------------------------------------------
 
@@ -61,12 +69,12 @@ def clean_customer_name(value: str) -> str:
     """Strip surrounding spaces and reject names that are too short, too long or unprintable."""
     name = value.strip()
     if not NAME_MIN_LENGTH <= len(name) <= NAME_MAX_LENGTH:
-        raise ValueError(
+        raise InvalidInput(
             f"Customer name must be {NAME_MIN_LENGTH} to {NAME_MAX_LENGTH} characters long "
             "(surrounding spaces are not counted)"
         )
     if any(unicodedata.category(char) == "Cc" for char in name):
-        raise ValueError("Customer name must not contain control characters")
+        raise InvalidInput("Customer name must not contain control characters")
     return name
 
 
@@ -85,6 +93,42 @@ CustomerName = Annotated[
         }
     ),
 ]
+
+# --- Numbers and dates ----------------------------------------------------------------------
+
+
+def json_number(value: Any) -> Any:
+    """Accept numbers only: a quoted "12.5" or a boolean is a client mistake, not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("Input should be a number")
+    return value
+
+
+def iso_date(value: Any) -> Any:
+    """Accept dates only as YYYY-MM-DD (not timestamps or other spellings pydantic would take)."""
+    if isinstance(value, dt.date) or (isinstance(value, str) and _ISO_DATE_RE.fullmatch(value)):
+        return value
+    raise ValueError("Input should be a date in YYYY-MM-DD form")
+
+
+def iso_month(value: str) -> str:
+    if not _MONTH_RE.fullmatch(value):
+        raise ValueError("Input should be a month in YYYY-MM form, such as 2026-09")
+    return value
+
+
+_ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_MONTH_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+IsoDate = Annotated[dt.date, BeforeValidator(iso_date)]
+Month = Annotated[
+    str,
+    AfterValidator(iso_month),
+    WithJsonSchema(
+        {"type": "string", "pattern": f"^{_MONTH_RE.pattern}$", "examples": ["2026-09"]}
+    ),
+]
+Quantity = Annotated[float, BeforeValidator(json_number), PydanticField(gt=0, allow_inf_nan=False)]
 
 # --- Money ----------------------------------------------------------------------------------
 
@@ -117,9 +161,14 @@ class MoneyColumn(TypeDecorator[Decimal]):
 # Exact inside (Decimal, two places); a plain JSON number outside, as the API has always sent.
 Money = Annotated[
     Decimal,
+    BeforeValidator(json_number),
     PydanticField(max_digits=15, decimal_places=2, allow_inf_nan=False),
     PlainSerializer(float, return_type=float, when_used="json"),
+    # No multipleOf 0.01: JSON Schema validators test it in binary floating point and reject
+    # exact two-decimal amounts such as 4227.24.
+    WithJsonSchema({"type": "number", "description": "At most two decimals", "examples": [1250.5]}),
 ]
+NonNegativeMoney = Annotated[Money, PydanticField(ge=0)]
 
 # --- Enumerations ---------------------------------------------------------------------------
 
@@ -197,6 +246,11 @@ def customer_fk() -> Any:
     return Field(foreign_key="users.customer_oid", ondelete="CASCADE", index=True, max_length=36)
 
 
+def text(max_length: int, description: str | None = None) -> Any:
+    """A required, non-empty text field."""
+    return Field(min_length=1, max_length=max_length, description=description)
+
+
 class RowId(SQLModel):
     """A stored row's key: listed first in every public shape, as the API has always shown it."""
 
@@ -205,6 +259,19 @@ class RowId(SQLModel):
 
 class CustomerRow(RowId):
     customer_oid: str
+
+
+class StrictInput(SQLModel):
+    """Input shapes refuse fields they do not know, so a misspelt field is an error, not lost."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+class ReadOnlyKeys(SQLModel):
+    """The keys a document from GET carries; accepted on import and ignored."""
+
+    id: int | None = PydanticField(default=None, description="Ignored")
+    customer_oid: str | None = PydanticField(default=None, description="Ignored")
 
 
 # --- Users ----------------------------------------------------------------------------------
@@ -246,11 +313,15 @@ class InstitutionPublic(InstitutionBase, RowId):
 
 class AssetBase(SQLModel):
     asset_type: AssetType = Field(sa_type=_ENUM_COLUMN)
-    symbol: str = Field(max_length=20)
-    quantity: float
-    current_value: Money = Field(sa_type=MoneyColumn)
+    symbol: str = text(20)
+    quantity: Quantity
+    current_value: NonNegativeMoney = Field(
+        sa_type=MoneyColumn, description="Market value of the whole holding"
+    )
     currency: Currency = Field(default=Currency.USD, sa_type=_CURRENCY_COLUMN)
-    cost_basis: Money | None = Field(default=None, sa_type=MoneyColumn)
+    cost_basis: NonNegativeMoney | None = Field(
+        default=None, sa_type=MoneyColumn, description="What the whole holding cost"
+    )
 
 
 class Asset(AssetBase, table=True):
@@ -268,16 +339,27 @@ class AssetPublic(AssetBase, CustomerRow):
     )
 
 
+class AssetCreate(AssetBase, StrictInput):
+    pass
+
+
+class AssetImport(AssetCreate, ReadOnlyKeys):
+    unrealized_gain: float | None = PydanticField(default=None, description="Ignored")
+    unrealized_gain_pct: float | None = PydanticField(default=None, description="Ignored")
+
+
 # --- Bank accounts --------------------------------------------------------------------------
 
 
 class BankAccountBase(SQLModel):
-    account_number: str = Field(max_length=34)
+    account_number: str = text(34)
     account_type: AccountType = Field(sa_type=_ENUM_COLUMN)
     balance: Money = Field(sa_type=MoneyColumn)
     currency: Currency = Field(default=Currency.USD, sa_type=_CURRENCY_COLUMN)
     iban: str | None = Field(default=None, max_length=34)
-    institution_id: int = Field(foreign_key="institutions.id", index=True)
+    institution_id: int = Field(
+        foreign_key="institutions.id", index=True, description="An id from GET /institutions"
+    )
 
 
 class BankAccount(BankAccountBase, table=True):
@@ -292,16 +374,26 @@ class BankAccountPublic(BankAccountBase, CustomerRow):
     institution: InstitutionPublic
 
 
+class BankAccountCreate(BankAccountBase, StrictInput):
+    pass
+
+
+class BankAccountImport(BankAccountCreate, ReadOnlyKeys):
+    institution: InstitutionPublic | None = PydanticField(
+        default=None, description="Ignored: institution_id names the institution"
+    )
+
+
 # --- Transactions ---------------------------------------------------------------------------
 
 
 class TransactionBase(SQLModel):
-    date: dt.date
+    date: IsoDate
     amount: Money = Field(
         sa_type=MoneyColumn, description="Signed: money in is positive, money out negative"
     )
-    description: str = Field(max_length=200)
-    category: str = Field(max_length=50)
+    description: str = text(200)
+    category: str = text(50)
     type: TransactionType = Field(sa_type=_ENUM_COLUMN)
     symbol: str | None = Field(default=None, max_length=20)
     currency: Currency = Field(default=Currency.USD, sa_type=_CURRENCY_COLUMN)
@@ -309,6 +401,8 @@ class TransactionBase(SQLModel):
 
 class Transaction(TransactionBase, table=True):
     __tablename__ = "transactions"
+    # Newest-first pages of one customer's history are read straight off this index.
+    __table_args__ = (Index("ix_transactions_customer_date_id", "customer_oid", "date", "id"),)
     id: int | None = Field(default=None, primary_key=True)
     customer_oid: str = customer_fk()
 
@@ -317,13 +411,21 @@ class TransactionPublic(TransactionBase, CustomerRow):
     pass
 
 
+class TransactionCreate(TransactionBase, StrictInput):
+    pass
+
+
+class TransactionImport(TransactionCreate, ReadOnlyKeys):
+    pass
+
+
 # --- Spending -------------------------------------------------------------------------------
 
 
 class SpendingBase(SQLModel):
-    category: str = Field(max_length=50)
-    amount: Money = Field(sa_type=MoneyColumn)
-    month: str = Field(max_length=7, regex=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+    category: str = text(50)
+    amount: NonNegativeMoney = Field(sa_type=MoneyColumn)
+    month: Month = Field(max_length=7, description="YYYY-MM")
     currency: Currency = Field(default=Currency.USD, sa_type=_CURRENCY_COLUMN)
 
 
@@ -337,6 +439,14 @@ class SpendingPublic(SpendingBase, CustomerRow):
     pass
 
 
+class SpendingCreate(SpendingBase, StrictInput):
+    pass
+
+
+class SpendingImport(SpendingCreate, ReadOnlyKeys):
+    pass
+
+
 # --- Derivative transactions ----------------------------------------------------------------
 
 
@@ -344,12 +454,12 @@ class DerivativeTransactionBase(SQLModel):
     type: DerivativeType = Field(sa_type=_ENUM_COLUMN)
     option_type: OptionType | None = Field(default=None, sa_type=_ENUM_COLUMN)
     side: Side = Field(sa_type=_ENUM_COLUMN)
-    underlying: str = Field(max_length=20)
-    quantity: float = Field(description="Number of contracts")
-    strike_price: Money | None = Field(default=None, sa_type=MoneyColumn)
-    premium: Money | None = Field(default=None, sa_type=MoneyColumn)
-    expiration_date: dt.date
-    execution_date: dt.date
+    underlying: str = text(20)
+    quantity: Quantity = Field(description="Number of contracts")
+    strike_price: NonNegativeMoney | None = Field(default=None, sa_type=MoneyColumn)
+    premium: NonNegativeMoney | None = Field(default=None, sa_type=MoneyColumn)
+    expiration_date: IsoDate
+    execution_date: IsoDate
     strategy: str | None = Field(default=None, max_length=50)
     status: DerivativeStatus = Field(sa_type=_ENUM_COLUMN)
     counterparty: str | None = Field(default=None, max_length=100)
@@ -365,6 +475,40 @@ class DerivativeTransaction(DerivativeTransactionBase, table=True):
 class DerivativeTransactionPublic(DerivativeTransactionBase, CustomerRow):
     pass
 
+
+class DerivativeTransactionCreate(DerivativeTransactionBase, StrictInput):
+    pass
+
+
+class DerivativeTransactionImport(DerivativeTransactionCreate, ReadOnlyKeys):
+    pass
+
+
+# --- Partial updates ------------------------------------------------------------------------
+
+
+def patch_model(create: type[SQLModel]) -> type[SQLModel]:
+    """The PATCH shape of a Create model: every field optional, none of them nullable unless
+    it is nullable on create, so a PATCH can change a field but never blank a required one."""
+    fields: dict[str, Any] = {
+        # The metadata carries the field's constraints and validators (gt=0, lengths, ...).
+        name: (
+            Annotated[(field.annotation, *field.metadata)],
+            PydanticField(default=None, description=field.description),
+        )
+        for name, field in create.model_fields.items()
+    }
+    model: type[SQLModel] = create_model(
+        create.__name__.replace("Create", "Update"), __base__=StrictInput, **fields
+    )
+    return model
+
+
+AssetUpdate = patch_model(AssetCreate)
+BankAccountUpdate = patch_model(BankAccountCreate)
+TransactionUpdate = patch_model(TransactionCreate)
+SpendingUpdate = patch_model(SpendingCreate)
+DerivativeTransactionUpdate = patch_model(DerivativeTransactionCreate)
 
 # --- Portfolio ------------------------------------------------------------------------------
 
@@ -392,6 +536,19 @@ class PortfolioSummary(BaseModel):
     total_derivative_positions: int
     has_data: HasData
     currency: Currency = PydanticField(description="The reporting currency of every total")
+    total_asset_value: Money = PydanticField(
+        description="Sum of the assets' current values, in the reporting currency"
+    )
+    net_worth: Money = PydanticField(description="total_cash_balance plus total_asset_value")
+    asset_allocation: dict[AssetType, Money] = PydanticField(
+        description="Current value per asset type, in the reporting currency"
+    )
+    spending_by_category: dict[str, Money] = PydanticField(
+        description="Spending per category, in the reporting currency"
+    )
+    spending_by_month: dict[str, Money] = PydanticField(
+        description="Spending per month (YYYY-MM), in the reporting currency"
+    )
 
 
 class Portfolio(BaseModel):
@@ -403,6 +560,80 @@ class Portfolio(BaseModel):
     spending: list[SpendingPublic]
     derivative_transactions: list[DerivativeTransactionPublic]
     portfolio_summary: PortfolioSummary
+
+
+class PortfolioUser(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: CustomerName
+    customer_oid: str | None = PydanticField(default=None, description="Ignored")
+
+
+class PortfolioImport(BaseModel):
+    """A whole portfolio, in the shape GET /user-portfolio returns; ids and the summary are
+    ignored, a missing list means an empty one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_oid: str | None = PydanticField(default=None, description="Ignored")
+    user: PortfolioUser
+    assets: list[AssetImport] = []
+    bank_accounts: list[BankAccountImport] = []
+    transactions: list[TransactionImport] = []
+    spending: list[SpendingImport] = []
+    derivative_transactions: list[DerivativeTransactionImport] = []
+    portfolio_summary: dict[str, Any] | None = PydanticField(default=None, description="Ignored")
+
+
+# --- Lists and pages ------------------------------------------------------------------------
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+class PageQuery(BaseModel):
+    """Which page of a list: at most `limit` items, after the position `cursor` names."""
+
+    limit: int = PydanticField(
+        default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Items per page (1-1000)"
+    )
+    cursor: str | None = PydanticField(
+        default=None,
+        max_length=512,
+        description="Where the page starts: the cursor from the previous page (Link header)",
+    )
+
+
+class TransactionQuery(PageQuery):
+    """A page of transactions, optionally within a date range and of one type or category."""
+
+    start: IsoDate | None = PydanticField(
+        default=None, alias="from", description="Earliest date (inclusive), YYYY-MM-DD"
+    )
+    end: IsoDate | None = PydanticField(
+        default=None, alias="to", description="Latest date (inclusive), YYYY-MM-DD"
+    )
+    type: TransactionType | None = PydanticField(default=None, description="Only this type")
+    category: str | None = PydanticField(
+        default=None, max_length=50, description="Only this category"
+    )
+
+
+NEXT_CURSOR_DESCRIPTION = "Pass as cursor to get the next page; null on the last page"
+
+
+class CustomerPage(BaseModel):
+    """One page of customers, for clients that cannot read a Link header (MCP)."""
+
+    customers: list[UserPublic]
+    next_cursor: str | None = PydanticField(description=NEXT_CURSOR_DESCRIPTION)
+
+
+class TransactionPage(BaseModel):
+    """One page of transactions, for clients that cannot read a Link header (MCP)."""
+
+    transactions: list[TransactionPublic]
+    next_cursor: str | None = PydanticField(description=NEXT_CURSOR_DESCRIPTION)
 
 
 # --- Customer lifecycle ---------------------------------------------------------------------

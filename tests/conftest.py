@@ -22,7 +22,10 @@ MCP_TOOLS = {
     "list_customers",
     "get_portfolio",
     "customer_exists",
+    "get_transactions",
+    "list_institutions",
     "register_customer",
+    "import_portfolio",
     "delete_customer",
 }
 

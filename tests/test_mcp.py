@@ -40,7 +40,7 @@ async def call_error(mcp: Client, tool: str, **arguments: Any) -> str:
     return content.text
 
 
-async def test_lists_the_five_tools_with_descriptions(mcp: Client) -> None:
+async def test_lists_every_tool_with_a_description(mcp: Client) -> None:
     tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
     assert set(tools) == MCP_TOOLS
     for tool in tools.values():
@@ -50,13 +50,16 @@ async def test_lists_the_five_tools_with_descriptions(mcp: Client) -> None:
 
 async def test_tool_annotations(mcp: Client) -> None:
     tools = {tool.name: tool.annotations for tool in (await mcp.list_tools()).tools}
-    for reader in ("list_customers", "get_portfolio", "customer_exists"):
+    for reader in ("list_customers", "get_portfolio", "customer_exists", "get_transactions"):
         annotations = tools[reader]
         assert annotations is not None and annotations.read_only_hint is True
     register, delete = tools["register_customer"], tools["delete_customer"]
     assert register is not None and delete is not None
     assert register.read_only_hint is False and register.destructive_hint is False
     assert delete.read_only_hint is False and delete.destructive_hint is True
+    # Importing replaces everything the customer held.
+    import_tool = tools["import_portfolio"]
+    assert import_tool is not None and import_tool.destructive_hint is True
 
 
 async def test_get_portfolio_output_schema_is_the_portfolio_model(mcp: Client) -> None:
@@ -74,7 +77,10 @@ async def test_oid_arguments_show_the_format(mcp: Client) -> None:
 
 
 async def test_list_customers_matches_rest(mcp: Client, client: TestClient) -> None:
-    assert await call(mcp, "list_customers") == {"result": client.get("/customers").json()}
+    assert await call(mcp, "list_customers") == {
+        "customers": client.get("/customers").json(),
+        "next_cursor": None,
+    }
 
 
 @pytest.mark.parametrize("oid", SAMPLE_OIDS)

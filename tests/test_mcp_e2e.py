@@ -50,6 +50,5 @@ async def test_stdio_server(live_server: LiveServer) -> None:
         customers = (await mcp.call_tool("list_customers", {})).structured_content
     # Only a server on DATABASE_URL, not on the default banking.db, sees this customer.
     assert customers is not None
-    assert {"customer_oid": registered.json()["customer_oid"], "name": "Via REST"} in customers[
-        "result"
-    ]
+    new_customer = {"customer_oid": registered.json()["customer_oid"], "name": "Via REST"}
+    assert new_customer in customers["customers"]
