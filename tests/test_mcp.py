@@ -220,3 +220,104 @@ async def test_portfolio_review_prompt_asks_for_the_four_areas(mcp: Client) -> N
     assert SAMPLE_OIDS[0] in prompt and "get_portfolio" in prompt
     for area in ("allocation", "cash", "spending", "derivative"):
         assert area in prompt
+
+
+# --- Scenario tools -------------------------------------------------------------------------
+
+
+async def test_list_customers_pages_with_next_cursor(mcp: Client, client: TestClient) -> None:
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = await call(mcp, "list_customers", limit=2, cursor=cursor)
+        seen += page["customers"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == client.get("/customers").json()
+
+
+async def test_get_transactions_matches_rest(mcp: Client, client: TestClient) -> None:
+    oid = SAMPLE_OIDS[0]
+    rest = client.get(f"/customer/{oid}/transactions?from=2026-09-01&to=2026-10-31&limit=3")
+    page = await call(
+        mcp,
+        "get_transactions",
+        customer_oid=oid,
+        from_date="2026-09-01",
+        to_date="2026-10-31",
+        limit=3,
+    )
+    assert page["transactions"] == rest.json()
+    assert page["next_cursor"] is not None and page["next_cursor"] in rest.headers["link"]
+    second = await call(
+        mcp, "get_transactions", customer_oid=oid, from_date="2026-09-01", to_date="2026-10-31",
+        limit=3, cursor=page["next_cursor"],
+    )  # fmt: skip
+    rest_second = client.get(rest.headers["link"].split(">")[0][1:])
+    assert second["transactions"] == rest_second.json()
+
+
+async def test_get_transactions_filters_by_type_and_category(
+    mcp: Client, client: TestClient
+) -> None:
+    oid = SAMPLE_OIDS[0]
+    page = await call(mcp, "get_transactions", customer_oid=oid, type="payment", category="housing")
+    rest = client.get(f"/customer/{oid}/transactions?type=payment&category=housing").json()
+    assert page == {"transactions": rest, "next_cursor": None}
+
+
+@pytest.mark.parametrize(
+    "arguments, query",
+    [
+        ({"from_date": "2026-02-30"}, "from=2026-02-30"),
+        ({"to_date": "yesterday"}, "to=yesterday"),
+        ({"type": "gift"}, "type=gift"),
+        ({"limit": 0}, "limit=0"),
+        ({"cursor": "garbage"}, "cursor=garbage"),
+        ({"from_date": "2026-10-31", "to_date": "2026-10-01"}, "from=2026-10-31&to=2026-10-01"),
+    ],
+)
+async def test_get_transactions_errors_match_rest(
+    mcp: Client, client: TestClient, arguments: dict[str, Any], query: str
+) -> None:
+    oid = SAMPLE_OIDS[0]
+    rest = client.get(f"/customer/{oid}/transactions?{query}")
+    assert rest.status_code == 400
+    assert (
+        await call_error(mcp, "get_transactions", customer_oid=oid, **arguments)
+        == rest.json()["detail"]
+    )
+
+
+async def test_list_institutions_matches_rest(mcp: Client, client: TestClient) -> None:
+    assert await call(mcp, "list_institutions") == {"result": client.get("/institutions").json()}
+
+
+async def test_import_portfolio_copies_a_portfolio(mcp: Client, client: TestClient) -> None:
+    source = client.get(f"/user-portfolio/{SAMPLE_OIDS[1]}").json()
+    stored = await call(mcp, "import_portfolio", customer_oid=NEW_OID, portfolio=source)
+    assert stored == client.get(f"/user-portfolio/{NEW_OID}").json()
+    assert stored["user"] == {"customer_oid": NEW_OID, "name": "Jane Smith"}
+    assert len(stored["derivative_transactions"]) == len(source["derivative_transactions"])
+
+
+async def test_import_portfolio_error_matches_rest_and_changes_nothing(
+    mcp: Client, client: TestClient
+) -> None:
+    oid = SAMPLE_OIDS[1]
+    before = client.get(f"/user-portfolio/{oid}").json()
+    document = {**before, "assets": [{**before["assets"][0], "quantity": -1}]}
+    rest = client.put(f"/user-portfolio/{oid}", json=document)
+    assert rest.status_code == 400
+    message = await call_error(mcp, "import_portfolio", customer_oid=oid, portfolio=document)
+    assert message == rest.json()["detail"]
+    assert client.get(f"/user-portfolio/{oid}").json() == before
+
+
+async def test_import_portfolio_shows_the_document_schema(mcp: Client) -> None:
+    tool = next(t for t in (await mcp.list_tools()).tools if t.name == "import_portfolio")
+    schema = tool.input_schema
+    portfolio = schema["properties"]["portfolio"]
+    assert portfolio == {"$ref": "#/$defs/PortfolioImport"} or "properties" in portfolio
+    assert "AssetImport" in schema["$defs"]

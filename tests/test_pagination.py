@@ -1,0 +1,186 @@
+"""Keyset pagination behind a Link header, and the transaction filters."""
+
+import datetime as dt
+import re
+import uuid
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import SAMPLE_OIDS
+
+OWNER = SAMPLE_OIDS[0]
+LINK = re.compile(r'^<(?P<url>[^>]+)>; rel="next"$')
+
+
+def next_url(response: Any) -> str | None:
+    link = response.headers.get("link")
+    if link is None:
+        return None
+    match = LINK.match(link)
+    assert match, link
+    return match["url"]
+
+
+def walk(client: TestClient, url: str, between_pages: Any = None) -> list[dict[str, Any]]:
+    """Every item of every page, following Link headers; calls between_pages after each page."""
+    items: list[dict[str, Any]] = []
+    next_page: str | None = url
+    while next_page is not None:
+        response = client.get(next_page)
+        assert response.status_code == 200, response.text
+        items += response.json()
+        next_page = next_url(response)
+        if between_pages is not None:
+            between_pages()
+    return items
+
+
+def register(client: TestClient, count: int) -> list[str]:
+    oids = [str(uuid.uuid4()) for _ in range(count)]
+    for n, oid in enumerate(oids):
+        client.post("/register-customer", json={"name": f"Customer {n}", "customer_oid": oid})
+    return oids
+
+
+def add_transaction(
+    client: TestClient, day: str, category: str = "misc", kind: str = "payment"
+) -> None:
+    response = client.post(
+        f"/customer/{OWNER}/transactions",
+        json={"date": day, "amount": -1, "description": "t", "category": category, "type": kind},
+    )
+    assert response.status_code == 201
+
+
+def test_one_page_has_no_link(client: TestClient) -> None:
+    response = client.get("/customers")
+    assert "link" not in response.headers
+    assert len(response.json()) == 5
+
+
+def test_customers_default_to_pages_of_100(client: TestClient) -> None:
+    register(client, 100)
+    first = client.get("/customers")
+    assert len(first.json()) == 100
+    second = client.get(next_url(first) or "")
+    assert len(second.json()) == 5 and next_url(second) is None
+
+
+def test_small_pages_cover_every_customer_once_in_order(client: TestClient) -> None:
+    register(client, 10)
+    everyone = client.get("/customers?limit=1000").json()
+    walked = walk(client, "/customers?limit=3")
+    assert walked == everyone
+    assert [c["customer_oid"] for c in walked] == sorted(c["customer_oid"] for c in walked)
+
+
+def test_walk_while_customers_are_added_sees_each_existing_one_once(client: TestClient) -> None:
+    register(client, 25)
+    existing = {c["customer_oid"] for c in client.get("/customers?limit=1000").json()}
+    walked = walk(client, "/customers?limit=4", between_pages=lambda: register(client, 3))
+    oids = [c["customer_oid"] for c in walked]
+    assert len(oids) == len(set(oids)), "a customer was seen twice"
+    assert existing <= set(oids)
+
+
+def test_walk_while_transactions_are_added_sees_each_existing_one_once(client: TestClient) -> None:
+    start = dt.date(2026, 1, 1)
+    for n in range(30):
+        add_transaction(client, (start + dt.timedelta(days=n // 3)).isoformat())
+    existing = {t["id"] for t in client.get(f"/customer/{OWNER}/transactions?limit=1000").json()}
+    days = iter(range(1000))
+
+    def add_more() -> None:
+        add_transaction(client, (start + dt.timedelta(days=next(days) % 20)).isoformat())
+
+    walked = walk(client, f"/customer/{OWNER}/transactions?limit=4", between_pages=add_more)
+    ids = [t["id"] for t in walked]
+    assert len(ids) == len(set(ids)), "a transaction was seen twice"
+    assert existing <= set(ids)
+    keys = [(t["date"], t["id"]) for t in walked]
+    assert keys == sorted(keys, reverse=True), "not newest first"
+
+
+@pytest.mark.parametrize(
+    "collection", ["assets", "bank-accounts", "transactions", "spending", "derivative-transactions"]
+)
+def test_every_collection_pages(client: TestClient, collection: str) -> None:
+    oid = SAMPLE_OIDS[1]
+    everything = client.get(f"/customer/{oid}/{collection}?limit=1000").json()
+    assert len(everything) >= 2
+    assert walk(client, f"/customer/{oid}/{collection}?limit=1") == everything
+
+
+@pytest.mark.parametrize("limit", ["0", "1001", "-5", "ten"])
+def test_bad_limit_is_400(client: TestClient, limit: str) -> None:
+    response = client.get(f"/customers?limit={limit}")
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("limit: ")
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "eyJ9", "W10", "bm90IGpzb24"])
+def test_bad_cursor_is_400(client: TestClient, cursor: str) -> None:
+    response = client.get(f"/customer/{OWNER}/transactions?cursor={cursor}")
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("cursor: Invalid cursor")
+
+
+def test_cursor_of_another_list_is_400(client: TestClient) -> None:
+    register(client, 3)
+    cursor_url = next_url(client.get("/customers?limit=2"))
+    assert cursor_url is not None
+    cursor = cursor_url.split("cursor=")[1]
+    response = client.get(f"/customer/{OWNER}/assets?cursor={cursor}")
+    assert response.status_code == 400
+
+
+# --- Transaction filters --------------------------------------------------------------------
+
+
+def transactions(client: TestClient, query: str) -> list[dict[str, Any]]:
+    response = client.get(f"/customer/{OWNER}/transactions?{query}")
+    assert response.status_code == 200, response.text
+    result: list[dict[str, Any]] = response.json()
+    return result
+
+
+def test_date_range_is_inclusive(client: TestClient) -> None:
+    found = transactions(client, "from=2026-09-05&to=2026-10-01")
+    assert [t["date"] for t in found] == ["2026-10-01", "2026-09-30", "2026-09-12", "2026-09-05"]
+
+
+def test_open_ended_ranges(client: TestClient) -> None:
+    assert all(t["date"] >= "2026-10-15" for t in transactions(client, "from=2026-10-15"))
+    assert all(t["date"] <= "2026-09-05" for t in transactions(client, "to=2026-09-05"))
+    assert len(transactions(client, "from=2026-10-15")) == 2
+
+
+def test_type_and_category_filters_combine(client: TestClient) -> None:
+    assert {t["type"] for t in transactions(client, "type=deposit")} == {"deposit"}
+    assert {t["category"] for t in transactions(client, "category=housing")} == {"housing"}
+    both = transactions(client, "type=payment&category=housing&from=2026-10-01")
+    assert [(t["date"], t["description"]) for t in both] == [("2026-10-05", "Rent October")]
+
+
+def test_filters_survive_into_the_next_page(client: TestClient) -> None:
+    for day in ("2026-11-01", "2026-11-02", "2026-11-03"):
+        add_transaction(client, day, category="coffee")
+    walked = walk(client, f"/customer/{OWNER}/transactions?category=coffee&limit=1")
+    assert [t["date"] for t in walked] == ["2026-11-03", "2026-11-02", "2026-11-01"]
+
+
+@pytest.mark.parametrize(
+    "query", ["from=2026-02-30", "to=yesterday", "from=20260101", "from=1767225600", "type=gift"]
+)
+def test_bad_filters_are_400(client: TestClient, query: str) -> None:
+    response = client.get(f"/customer/{OWNER}/transactions?{query}")
+    assert response.status_code == 400
+    assert response.json()["detail"].split(":")[0] in {"from", "to", "type"}
+
+
+def test_reversed_range_is_400(client: TestClient) -> None:
+    response = client.get(f"/customer/{OWNER}/transactions?from=2026-10-31&to=2026-10-01")
+    assert response.status_code == 400
+    assert "after its end" in response.json()["detail"]
