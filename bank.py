@@ -17,6 +17,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Date, Integer, delete, tuple_
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -325,11 +327,21 @@ def _customer_items(session: Session, collection: Collection, customer_oid: str)
     return list(session.exec(collection.rows_of(customer_oid).order_by(*order)).all())
 
 
-def _get_row(session: Session, collection: Collection, customer_oid: str, item_id: int) -> Any:
+def _get_row(
+    session: Session,
+    collection: Collection,
+    customer_oid: str,
+    item_id: int,
+    *,
+    for_update: bool = False,
+) -> Any:
     get_customer(session=session, customer_oid=customer_oid)
-    row = session.exec(
-        collection.rows_of(customer_oid).where(cast(Any, collection.table).id == item_id)
-    ).first()
+    statement = collection.rows_of(customer_oid).where(cast(Any, collection.table).id == item_id)
+    if for_update:
+        # Locked until commit (PostgreSQL), so a concurrent delete of the customer waits.
+        # Only this table's row: an account's institution comes in by an outer join.
+        statement = statement.with_for_update(of=collection.table)
+    row = session.exec(statement).first()
     if row is None:
         raise ItemNotFound(collection.label, item_id, customer_oid)
     return row
@@ -391,7 +403,12 @@ def create_item(
         _require_institutions(session, [item.institution_id])
     row = collection.table(**item.model_dump(), customer_oid=customer_oid)
     session.add(row)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        # The customer was deleted between the check and the insert (institutions never are).
+        session.rollback()
+        raise CustomerNotFound(customer_oid) from None
     return collection.public_of(row)
 
 
@@ -403,7 +420,7 @@ def update_item(
     item_id: int,
     changes: SQLModel,
 ) -> Any:
-    row = _get_row(session, collection, customer_oid, item_id)
+    row = _get_row(session, collection, customer_oid, item_id, for_update=True)
     fields = changes.model_dump(exclude_unset=True)
     if "institution_id" in fields:
         _require_institutions(session, [fields["institution_id"]])
@@ -416,7 +433,7 @@ def update_item(
 def delete_item(
     *, session: Session, collection: Collection, customer_oid: str, item_id: int
 ) -> None:
-    row = _get_row(session, collection, customer_oid, item_id)
+    row = _get_row(session, collection, customer_oid, item_id, for_update=True)
     session.delete(row)
     session.commit()
 
@@ -473,6 +490,18 @@ def get_portfolio(*, session: Session, customer_oid: str) -> Portfolio:
     )
 
 
+def _insert_customer_if_missing(session: Session, customer_oid: str, name: str) -> bool:
+    """Insert the customer unless they exist; True when inserted. Safe against a racing insert."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(User)
+        .values(customer_oid=customer_oid, name=name)
+        .on_conflict_do_nothing(index_elements=["customer_oid"])
+        .returning(col(User.customer_oid))
+    )
+    return session.execute(statement).first() is not None
+
+
 def import_portfolio(
     *, session: Session, customer_oid: str, portfolio: PortfolioImport
 ) -> tuple[Portfolio, bool]:
@@ -481,18 +510,17 @@ def import_portfolio(
     One transaction: an invalid item (an unknown institution) changes nothing. Returns the
     stored portfolio and whether the customer was created.
     """
-    user = session.get(User, customer_oid)
-    created = user is None
-    if user is None:
-        session.add(User(customer_oid=customer_oid, name=portfolio.user.name))
-    else:
-        user.name = portfolio.user.name
+    created = _insert_customer_if_missing(session, customer_oid, portfolio.user.name)
+    # Imports of one customer take turns: the second waits here until the first commits, then
+    # deletes what the first stored (PostgreSQL; SQLite's write lock already serializes them).
+    user = session.exec(
+        select(User).where(col(User.customer_oid) == customer_oid).with_for_update()
+    ).one()
+    user.name = portfolio.user.name
     _require_institutions(session, (a.institution_id for a in portfolio.bank_accounts))
     for collection in COLLECTIONS:
-        session.execute(
-            delete(collection.table).where(cast(Any, collection.table).customer_oid == customer_oid)
-        )
-    session.flush()  # the user row exists before the rows that reference it
+        table = cast(Any, collection.table)
+        session.execute(delete(table).where(table.customer_oid == customer_oid))
 
     items_by_collection: dict[Collection, Sequence[SQLModel]] = {
         ASSETS: portfolio.assets,

@@ -4,15 +4,17 @@ import logging
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
+from alembic import command
+from alembic.config import Config
 from fastapi import Depends, Request
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine, select
 from starlette.concurrency import run_in_threadpool
 
 import models  # noqa: F401  (registers every table on SQLModel.metadata)
-from settings import Settings
+from settings import PROJECT_DIR, Settings
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,10 +32,13 @@ def create_db_engine(settings: Settings) -> Engine:
     engine_args: dict[str, Any] = {
         "pool_size": settings.DB_POOL_SIZE,
         "max_overflow": settings.DB_MAX_OVERFLOW,
+        # A connection the server dropped (restart, idle timeout) is replaced, not handed out.
         "pool_pre_ping": True,
     }
     if is_sqlite(url):
         engine_args["connect_args"] = {"check_same_thread": False}
+    else:
+        engine_args["connect_args"] = {"connect_timeout": 10}
     engine = create_engine(url, **engine_args)
     if is_sqlite(url):
         _configure_sqlite(engine, busy_timeout_ms=settings.SQLITE_BUSY_TIMEOUT_MS)
@@ -66,12 +71,37 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
             connection.exec_driver_sql("BEGIN")
 
 
-def create_schema(engine: Engine) -> None:
-    SQLModel.metadata.create_all(engine)
+# Any fixed number: every process that migrates this database takes the same advisory lock.
+MIGRATION_LOCK_KEY = 4_041_990_311
 
 
-def drop_schema(engine: Engine) -> None:
-    SQLModel.metadata.drop_all(engine)
+def alembic_config() -> Config:
+    return Config(str(PROJECT_DIR / "alembic.ini"))
+
+
+def write_engine(engine: Engine) -> Engine:
+    """The engine whose transactions are writes (on SQLite: BEGIN IMMEDIATE, see above)."""
+    return engine.execution_options(**{WRITE_TRANSACTION: True})
+
+
+def migrate(engine: Engine) -> None:
+    """Apply pending migrations, one process at a time: workers starting together migrate once."""
+    with write_engine(engine).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def reset_schema(engine: Engine) -> None:
+    """Drop every table, Alembic's own included, and migrate the empty database to head."""
+    with write_engine(engine).begin() as connection:
+        SQLModel.metadata.drop_all(connection)
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    migrate(engine)
 
 
 class Database:
@@ -79,7 +109,7 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._write_engine = engine.execution_options(**{WRITE_TRANSACTION: True})
+        self._write_engine = write_engine(engine)
 
     async def run(self, operation: Callable[..., T], /, *, write: bool = False, **kwargs: Any) -> T:
         """Run `operation(session=..., **kwargs)` in a worker thread with a session of its own.

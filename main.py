@@ -15,7 +15,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import bank
-from db import Database, DatabaseDep, create_db_engine, create_schema
+from db import Database, DatabaseDep, create_db_engine, migrate
 from errors import (
     BankError,
     CustomerAlreadyExists,
@@ -165,7 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_db_engine(settings)
-        create_schema(engine)
+        migrate(engine)
         seed_if_empty(engine)
         app.state.engine = engine
         app.state.database = Database(engine)

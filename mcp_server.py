@@ -16,7 +16,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, SkipValidation, TypeAdapter, ValidationError
 
 import bank
-from db import Database, create_db_engine, create_schema
+from db import Database, create_db_engine, migrate
 from errors import OID_EXAMPLE, BankError, describe_validation_errors
 from models import (
     CUSTOMER_OID_PATTERN,
@@ -311,7 +311,7 @@ def register_resources_and_prompts(mcp: MCPServer, database: DatabaseProvider) -
 def serve_stdio(settings: Settings) -> None:
     """Serve the MCP server over stdio against the database at DATABASE_URL."""
     engine = create_db_engine(settings)
-    create_schema(engine)
+    migrate(engine)
     seed_if_empty(engine)
     database = Database(engine)
     try:

@@ -17,7 +17,7 @@ from pydantic import (
     create_model,
 )
 from pydantic import Field as PydanticField
-from sqlalchemy import BigInteger, Dialect, Index, String
+from sqlalchemy import BigInteger, Dialect, Index, Integer, String
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Relationship, SQLModel
 
@@ -241,9 +241,29 @@ _ENUM_COLUMN = String(20)
 _CURRENCY_COLUMN = String(3)
 
 
+def sorted_text(length: int) -> Any:
+    """Text the API sorts by: bytewise ("C") on PostgreSQL, as SQLite compares, so both engines
+    list rows in the same order."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+_OID_COLUMN = sorted_text(36)
+# BIGINT ids on PostgreSQL; SQLite's AUTOINCREMENT needs the column to be exactly INTEGER.
+_ID_COLUMN = BigInteger().with_variant(Integer(), "sqlite")
+# Ids are never reused (SQLite's AUTOINCREMENT, as PostgreSQL's sequences): an id a client holds
+# can never come to name another item, and both engines hand out the same ids.
+_NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
 def customer_fk() -> Any:
     """The indexed customer_oid foreign key of a per-customer table; deleting the user cascades."""
-    return Field(foreign_key="users.customer_oid", ondelete="CASCADE", index=True, max_length=36)
+    return Field(
+        foreign_key="users.customer_oid",
+        ondelete="CASCADE",
+        index=True,
+        max_length=36,
+        sa_type=_OID_COLUMN,
+    )
 
 
 def text(max_length: int, description: str | None = None) -> Any:
@@ -278,7 +298,7 @@ class ReadOnlyKeys(SQLModel):
 
 
 class UserBase(SQLModel):
-    customer_oid: str = Field(primary_key=True, max_length=36)
+    customer_oid: str = Field(primary_key=True, max_length=36, sa_type=_OID_COLUMN)
     name: str = Field(max_length=NAME_MAX_LENGTH)
 
 
@@ -301,7 +321,8 @@ class InstitutionBase(SQLModel):
 
 class Institution(InstitutionBase, table=True):
     __tablename__ = "institutions"
-    id: int | None = Field(default=None, primary_key=True)
+    __table_args__ = _NEVER_REUSE_IDS
+    id: int | None = Field(default=None, primary_key=True, sa_type=_ID_COLUMN)
 
 
 class InstitutionPublic(InstitutionBase, RowId):
@@ -326,7 +347,8 @@ class AssetBase(SQLModel):
 
 class Asset(AssetBase, table=True):
     __tablename__ = "assets"
-    id: int | None = Field(default=None, primary_key=True)
+    __table_args__ = _NEVER_REUSE_IDS
+    id: int | None = Field(default=None, primary_key=True, sa_type=_ID_COLUMN)
     customer_oid: str = customer_fk()
 
 
@@ -358,13 +380,17 @@ class BankAccountBase(SQLModel):
     currency: Currency = Field(default=Currency.USD, sa_type=_CURRENCY_COLUMN)
     iban: str | None = Field(default=None, max_length=34)
     institution_id: int = Field(
-        foreign_key="institutions.id", index=True, description="An id from GET /institutions"
+        foreign_key="institutions.id",
+        index=True,
+        sa_type=_ID_COLUMN,
+        description="An id from GET /institutions",
     )
 
 
 class BankAccount(BankAccountBase, table=True):
     __tablename__ = "bank_accounts"
-    id: int | None = Field(default=None, primary_key=True)
+    __table_args__ = _NEVER_REUSE_IDS
+    id: int | None = Field(default=None, primary_key=True, sa_type=_ID_COLUMN)
     customer_oid: str = customer_fk()
     # Every account is shown with its institution, so load it in the same query.
     institution: Institution = Relationship(sa_relationship_kwargs={"lazy": "joined"})
@@ -402,8 +428,11 @@ class TransactionBase(SQLModel):
 class Transaction(TransactionBase, table=True):
     __tablename__ = "transactions"
     # Newest-first pages of one customer's history are read straight off this index.
-    __table_args__ = (Index("ix_transactions_customer_date_id", "customer_oid", "date", "id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    __table_args__ = (
+        Index("ix_transactions_customer_date_id", "customer_oid", "date", "id"),
+        _NEVER_REUSE_IDS,
+    )
+    id: int | None = Field(default=None, primary_key=True, sa_type=_ID_COLUMN)
     customer_oid: str = customer_fk()
 
 
@@ -425,13 +454,14 @@ class TransactionImport(TransactionCreate, ReadOnlyKeys):
 class SpendingBase(SQLModel):
     category: str = text(50)
     amount: NonNegativeMoney = Field(sa_type=MoneyColumn)
-    month: Month = Field(max_length=7, description="YYYY-MM")
+    month: Month = Field(max_length=7, sa_type=sorted_text(7), description="YYYY-MM")
     currency: Currency = Field(default=Currency.USD, sa_type=_CURRENCY_COLUMN)
 
 
 class Spending(SpendingBase, table=True):
     __tablename__ = "spending"
-    id: int | None = Field(default=None, primary_key=True)
+    __table_args__ = _NEVER_REUSE_IDS
+    id: int | None = Field(default=None, primary_key=True, sa_type=_ID_COLUMN)
     customer_oid: str = customer_fk()
 
 
@@ -468,7 +498,8 @@ class DerivativeTransactionBase(SQLModel):
 
 class DerivativeTransaction(DerivativeTransactionBase, table=True):
     __tablename__ = "derivative_transactions"
-    id: int | None = Field(default=None, primary_key=True)
+    __table_args__ = _NEVER_REUSE_IDS
+    id: int | None = Field(default=None, primary_key=True, sa_type=_ID_COLUMN)
     customer_oid: str = customer_fk()
 
 

@@ -2,7 +2,7 @@
 
 from sqlmodel import Session
 
-from db import create_db_engine, create_schema, drop_schema
+from db import create_db_engine, reset_schema
 from seed import load_samples
 from settings import get_settings
 
@@ -10,13 +10,12 @@ from settings import get_settings
 def reset_database() -> str:
     engine = create_db_engine(get_settings())
     try:
-        drop_schema(engine)
-        create_schema(engine)
+        reset_schema(engine)
         with Session(engine) as session:
             customers = load_samples(session)
             session.commit()
         return (
-            f"Reset {engine.url!r}: dropped all tables, recreated the schema "
+            f"Reset {engine.url!r}: dropped all tables, migrated the schema to head "
             f"and loaded {customers} sample customers"
         )
     finally:

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
+from db import write_engine
 from models import (
     AccountType,
     Asset,
@@ -430,7 +431,8 @@ def load_samples(session: Session) -> int:
 
 def seed_if_empty(engine: Engine) -> bool:
     """Load the samples into a database that holds no customers and no institutions."""
-    with Session(engine) as session:
+    # A write transaction from the start: it reads, then writes, and may race another worker.
+    with Session(write_engine(engine)) as session:
         if (
             session.exec(select(User).limit(1)).first()
             or session.exec(select(Institution).limit(1)).first()
@@ -448,12 +450,12 @@ def seed_if_empty(engine: Engine) -> bool:
 
 
 def main() -> None:
-    from db import create_db_engine, create_schema
+    from db import create_db_engine, migrate
     from settings import get_settings
 
     settings = get_settings()
     engine = create_db_engine(settings)
-    create_schema(engine)
+    migrate(engine)
     if seed_if_empty(engine):
         print(f"Loaded {len(SAMPLE_CUSTOMERS)} sample customers into {engine.url!r}")
     else:

@@ -17,6 +17,14 @@ DEFAULT_CORS_ORIGINS = [
 ]
 
 
+def normalize_database_url(url: str) -> str:
+    """Point postgres:// and postgresql:// URLs at the psycopg 3 driver this project ships."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=PROJECT_DIR / ".env", env_file_encoding="utf-8", extra="ignore"
@@ -34,6 +42,11 @@ class Settings(BaseSettings):
     DB_POOL_SIZE: int = 20
     DB_MAX_OVERFLOW: int = 30
     SQLITE_BUSY_TIMEOUT_MS: int = 10_000
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def use_psycopg(cls, value: str) -> str:
+        return normalize_database_url(value)
 
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod

@@ -1,20 +1,23 @@
 """Fixtures: a throwaway SQLite file per test, an in-process client, and a real uvicorn server."""
 
+import contextlib
+import functools
 import os
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from main import create_app
-from settings import PROJECT_DIR, Settings
+from settings import PROJECT_DIR, Settings, normalize_database_url
 
 SAMPLE_OIDS = [f"550e8400-e29b-41d4-a716-44665544000{n}" for n in range(1, 6)]
 NEW_OID = "123e4567-e89b-42d3-a456-426614174000"
@@ -36,9 +39,58 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+# PostgreSQL for the tests: TEST_DATABASE_URL, or the local server as user postgres.
+TEST_DATABASE_URL = normalize_database_url(
+    os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+)
+
+
+@functools.cache
+def postgres_unavailable() -> str | None:
+    """Why PostgreSQL cannot be used for the tests, or None when it can."""
+    engine = create_engine(TEST_DATABASE_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:  # any failure to connect means: skip, and say why
+        return f"PostgreSQL at {engine.url!r} is not reachable ({type(error).__name__})"
+    finally:
+        engine.dispose()
+    return None
+
+
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A fresh schema on the test server, dropped afterwards; yields a URL that uses only it."""
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(TEST_DATABASE_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(TEST_DATABASE_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database on each engine: every test that uses one runs on both."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bank.db'}"
+        return
+    reason = postgres_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    with postgres_schema() as url:
+        yield url
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'bank.db'}")
+def settings(database_url: str) -> Settings:
+    return Settings(DATABASE_URL=database_url)
 
 
 @pytest.fixture
@@ -102,8 +154,8 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    server = LiveServer(f"sqlite:///{tmp_path / 'bank.db'}", tmp_path / "server.log")
+def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    server = LiveServer(database_url, tmp_path / "server.log")
     server.start()
     yield server
     server.stop()

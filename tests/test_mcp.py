@@ -187,7 +187,8 @@ async def test_missing_argument_is_a_tool_error(mcp: Client) -> None:
 
 async def test_unexpected_error_is_a_generic_tool_error(mcp: Client, engine: Engine) -> None:
     with engine.begin() as connection:
-        connection.execute(text("DROP TABLE users"))
+        # Renamed away (a DROP would be refused on PostgreSQL: other tables reference it).
+        connection.execute(text("ALTER TABLE users RENAME TO users_gone"))
     message = await call_error(mcp, "list_customers")
     assert message == "Error executing tool list_customers"
 
