@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format reset clean
+.PHONY: run test lint format migrate reset clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+migrate: $(VENV)/.runtime
+	$(BIN)/alembic upgrade head
 
 reset: $(VENV)/.runtime
 	$(BIN)/python reset_database.py

@@ -3,9 +3,9 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import make_url
 
 from main import create_app
 from settings import PROJECT_DIR, Settings
@@ -30,21 +30,21 @@ def customer_oids(database_url: str) -> list[str]:
         return [c["customer_oid"] for c in client.get("/customers").json()]
 
 
-def test_seed_script_loads_samples_into_empty_database(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+def test_seed_script_loads_samples_into_empty_database(database_url: str) -> None:
+    url = database_url
     assert "Loaded 5 sample customers" in run_script("seed.py", url)
     assert "nothing was added" in run_script("seed.py", url)
     assert customer_oids(url) == SAMPLE_OIDS
 
 
-def test_reset_database_restores_exactly_the_samples(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'bank.db'}"
+def test_reset_database_restores_exactly_the_samples(database_url: str) -> None:
+    url = database_url
     with TestClient(create_app(Settings(DATABASE_URL=url))) as client:
         client.delete(f"/customer/{SAMPLE_OIDS[0]}")
         client.post("/register-customer", json={"name": "Extra", "customer_oid": NEW_OID})
     output = run_script("reset_database.py", url)
     assert "dropped all tables" in output and "5 sample customers" in output
-    assert str(tmp_path / "bank.db") in output
+    assert str(make_url(url).database) in output
     assert customer_oids(url) == SAMPLE_OIDS
 
 

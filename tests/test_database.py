@@ -1,0 +1,200 @@
+"""Both engines: Alembic owns the schema, start-up is safe in parallel, answers are identical."""
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, make_url, text
+
+from main import create_app
+from settings import PROJECT_DIR, Settings
+from tests.conftest import SAMPLE_OIDS, TEST_DATABASE_URL, LiveServer, postgres_unavailable
+
+
+def run(args: list[str], database_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def alembic(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    result = run(["-m", "alembic", *args], database_url)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_upgrade_head_on_an_empty_database_matches_the_models(database_url: str) -> None:
+    alembic(database_url, "upgrade", "head")
+    # check compares the migrated schema with the models: any drift is an error.
+    check = alembic(database_url, "check")
+    assert "No new upgrade operations detected" in check.stdout + check.stderr
+
+
+def test_app_start_migrates_to_head_and_check_is_clean(settings: Settings) -> None:
+    with TestClient(create_app(settings)):
+        pass
+    current = alembic(settings.DATABASE_URL, "current")
+    assert "0001 (head)" in current.stdout
+    alembic(settings.DATABASE_URL, "check")
+
+
+def test_migrations_go_down_and_up_again(settings: Settings) -> None:
+    with TestClient(create_app(settings)):
+        pass
+    alembic(settings.DATABASE_URL, "downgrade", "base")
+    assert "0001" not in alembic(settings.DATABASE_URL, "current").stdout
+    alembic(settings.DATABASE_URL, "upgrade", "head")
+    with TestClient(create_app(settings)) as client:
+        # The emptied database is seeded again on start.
+        assert len(client.get("/customers").json()) == 5
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("postgres://bank@db:5432/bank", "postgresql+psycopg://bank@db:5432/bank"),
+        ("postgresql://bank@db/bank", "postgresql+psycopg://bank@db/bank"),
+        ("postgresql+psycopg://bank@db/bank", "postgresql+psycopg://bank@db/bank"),
+        ("sqlite:////tmp/bank.db", "sqlite:////tmp/bank.db"),
+    ],
+)
+def test_database_url_forms(given: str, expected: str) -> None:
+    assert Settings(DATABASE_URL=given).DATABASE_URL == expected
+
+
+def test_processes_starting_together_migrate_and_seed_once(database_url: str) -> None:
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "seed.py"],
+            cwd=PROJECT_DIR,
+            env={**os.environ, "DATABASE_URL": database_url},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [process.communicate(timeout=120) for process in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], outputs
+    assert sum("Loaded 5 sample customers" in out for out, _ in outputs) == 1
+    with TestClient(create_app(Settings(DATABASE_URL=database_url))) as client:
+        assert [c["customer_oid"] for c in client.get("/customers").json()] == SAMPLE_OIDS
+        assert len(client.get("/institutions").json()) == 3
+
+
+async def import_concurrently(
+    base_url: str, oid: str, documents: list[dict[str, Any]]
+) -> list[int]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+        responses = await asyncio.gather(
+            *(http.put(f"/user-portfolio/{oid}", json=document) for document in documents)
+        )
+    return [response.status_code for response in responses]
+
+
+def test_concurrent_imports_of_one_customer_never_mix(live_server: LiveServer) -> None:
+    sources = [
+        httpx.get(f"{live_server.base_url}/user-portfolio/{oid}").json() for oid in SAMPLE_OIDS
+    ]
+    documents = [sources[n % 5] for n in range(12)]
+    oid = str(uuid.uuid4())
+    statuses = asyncio.run(import_concurrently(live_server.base_url, oid, documents))
+    assert Counter(statuses) == {201: 1, 200: 11}
+    stored = httpx.get(f"{live_server.base_url}/user-portfolio/{oid}").json()
+    # Exactly one of the documents, not a mixture of several.
+    symbols = sorted(asset["symbol"] for asset in stored["assets"])
+    assert symbols in [sorted(a["symbol"] for a in source["assets"]) for source in sources]
+    assert stored["portfolio_summary"]["total_transactions"] == len(stored["transactions"])
+    names = {source["user"]["name"] for source in sources}
+    assert stored["user"]["name"] in names
+
+
+# --- Byte-for-byte the same answers ---------------------------------------------------------
+
+# Bytewise, "ZZ-LEGACY-01" sorts before "bbbb0000-..."; in a linguistic (en-US) collation, after.
+LEGACY, UPPER = "ZZ-LEGACY-01", "BBBB0000-0000-4000-8000-000000000001"
+
+
+@contextlib.contextmanager
+def linguistic_postgres_database() -> Iterator[str]:
+    """A fresh database whose default collation is ICU en-US, not bytewise; dropped afterwards."""
+    name = f"test_icu_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(
+            text(
+                f'CREATE DATABASE "{name}" TEMPLATE template0 LOCALE_PROVIDER icu '
+                "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+            )
+        )
+    try:
+        yield make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def session_of_requests(client: TestClient) -> list[bytes]:
+    """A fixed sequence of API calls, answered body by body."""
+    answers: list[Any] = []
+    answers.append(
+        client.post("/register-customer", json={"name": "Legacy", "customer_oid": LEGACY})
+    )
+    answers.append(client.post("/register-customer", json={"name": "Upper", "customer_oid": UPPER}))
+    answers.append(client.post("/register-customer", json={"name": "Dup", "customer_oid": LEGACY}))
+    answers.append(client.get("/customers?limit=3"))
+    answers.append(client.get(client.get("/customers?limit=3").headers["link"][1:].split(">")[0]))
+    source = client.get(f"/user-portfolio/{SAMPLE_OIDS[4]}")
+    answers.append(source)
+    answers.append(client.put(f"/user-portfolio/{LEGACY}", json=source.json()))
+    created = client.post(
+        f"/customer/{LEGACY}/assets",
+        json={"asset_type": "bond", "symbol": "B", "quantity": 0.125, "current_value": 10.05},
+    )
+    answers.append(created)
+    answers.append(client.delete(f"/customer/{LEGACY}/assets/{created.json()['id']}"))
+    answers.append(
+        client.post(
+            f"/customer/{LEGACY}/assets",
+            json={"asset_type": "cash", "symbol": "C", "quantity": 3, "current_value": 0.1},
+        )
+    )
+    answers.append(client.patch(f"/customer/{LEGACY}/spending/1", json={"amount": 1}))
+    answers.append(client.get(f"/customer/{LEGACY}/transactions?limit=2&from=2026-09-01"))
+    answers.append(client.get(f"/user-portfolio/{LEGACY}"))
+    answers.append(client.get("/institutions"))
+    answers.append(client.delete(f"/customer/{UPPER}"))
+    answers.append(client.get("/customers"))
+    return [f"{a.status_code} {a.headers.get('link', '')}\n".encode() + a.content for a in answers]
+
+
+def test_both_engines_answer_byte_for_byte_the_same(tmp_path: Path) -> None:
+    reason = postgres_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    with TestClient(create_app(Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'bank.db'}"))) as c:
+        on_sqlite = session_of_requests(c)
+    # A linguistic default collation, where only the schema's own choices keep the order bytewise.
+    with (
+        linguistic_postgres_database() as url,
+        TestClient(create_app(Settings(DATABASE_URL=url))) as c,
+    ):
+        on_postgres = session_of_requests(c)
+    for number, (left, right) in enumerate(zip(on_sqlite, on_postgres, strict=True)):
+        assert left == right, f"answer {number} differs"
