@@ -7,7 +7,7 @@ from typing import Annotated, Any, TypeVar
 from alembic import command
 from alembic.config import Config
 from fastapi import Depends, Request
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine, select
@@ -71,8 +71,8 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
             connection.exec_driver_sql("BEGIN")
 
 
-# Any fixed number: every process that migrates this database takes the same advisory lock.
-MIGRATION_LOCK_KEY = 4_041_990_311
+# Any fixed number: every process that sets up this database takes the same advisory lock.
+SETUP_LOCK_KEY = 4_041_990_311
 
 
 def alembic_config() -> Config:
@@ -84,13 +84,18 @@ def write_engine(engine: Engine) -> Engine:
     return engine.execution_options(**{WRITE_TRANSACTION: True})
 
 
+def take_setup_lock(connection: Connection) -> None:
+    """Hold the setup lock until the transaction ends, so processes starting together migrate
+    and seed one after the other. SQLite needs nothing more: a write transaction (BEGIN
+    IMMEDIATE) already holds the database's only write lock."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SETUP_LOCK_KEY})
+
+
 def migrate(engine: Engine) -> None:
     """Apply pending migrations, one process at a time: workers starting together migrate once."""
     with write_engine(engine).begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
-            )
+        take_setup_lock(connection)
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

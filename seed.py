@@ -10,10 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
-from db import write_engine
+from db import take_setup_lock, write_engine
 from models import (
     AccountType,
     Asset,
@@ -431,20 +430,16 @@ def load_samples(session: Session) -> int:
 
 def seed_if_empty(engine: Engine) -> bool:
     """Load the samples into a database that holds no customers and no institutions."""
-    # A write transaction from the start: it reads, then writes, and may race another worker.
     with Session(write_engine(engine)) as session:
+        # Workers starting together take turns here; the second finds the first one's rows.
+        take_setup_lock(session.connection())
         if (
             session.exec(select(User).limit(1)).first()
             or session.exec(select(Institution).limit(1)).first()
         ):
             return False
         load_samples(session)
-        try:
-            session.commit()
-        except IntegrityError:
-            # Another process seeded first; its rows stand, ours roll back as one.
-            session.rollback()
-            return False
+        session.commit()
     logger.info("Loaded %d sample customers into an empty database", len(SAMPLE_CUSTOMERS))
     return True
 
