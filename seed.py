@@ -4,8 +4,10 @@ Run `python seed.py` to create the schema and load the samples into an empty dat
 DATABASE_URL. The app does the same on its first start.
 """
 
+import argparse
 import datetime as dt
 import logging
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -444,18 +446,56 @@ def seed_if_empty(engine: Engine) -> bool:
     return True
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Load the five sample customers into an empty database at DATABASE_URL, "
+        "and optionally add N synthetic ones."
+    )
+    parser.add_argument(
+        "--customers", type=int, default=0, metavar="N", help="synthetic customers to add"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random seed: the same seed gives the same rows"
+    )
+    parser.add_argument(
+        "--as-of",
+        type=dt.date.fromisoformat,
+        default=dt.date.today(),
+        metavar="YYYY-MM-DD",
+        help="the day the generated year of history ends (default: today)",
+    )
+    args = parser.parse_args(argv)
+    if args.customers < 0:
+        parser.error("--customers must be 0 or more")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
     from db import create_db_engine, migrate
     from settings import get_settings
+    from synthetic import add_synthetic_customers
 
-    settings = get_settings()
-    engine = create_db_engine(settings)
-    migrate(engine)
-    if seed_if_empty(engine):
-        print(f"Loaded {len(SAMPLE_CUSTOMERS)} sample customers into {engine.url!r}")
-    else:
-        print(f"{engine.url!r} already holds data; nothing was added")
-    engine.dispose()
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    engine = create_db_engine(get_settings())
+    try:
+        migrate(engine)
+        if seed_if_empty(engine):
+            print(f"Loaded {len(SAMPLE_CUSTOMERS)} sample customers into {engine.url!r}")
+        elif not args.customers:
+            print(f"{engine.url!r} already holds data; nothing was added")
+        if args.customers:
+            started = time.monotonic()
+            customers, rows = add_synthetic_customers(
+                engine, count=args.customers, seed=args.seed, as_of=args.as_of
+            )
+            seconds = time.monotonic() - started
+            print(
+                f"Added {customers:,} synthetic customers ({rows:,} rows, seed {args.seed}, "
+                f"as of {args.as_of}) in {seconds:.1f} s: {rows / max(seconds, 1e-9):,.0f} rows/s"
+            )
+    finally:
+        engine.dispose()
 
 
 if __name__ == "__main__":
