@@ -106,6 +106,18 @@ def engine(client: TestClient) -> Engine:
     return app_engine
 
 
+def run_python(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `python <args>` in the project directory against the database at `database_url`."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -18,22 +18,17 @@ from sqlalchemy import create_engine, make_url, text
 
 from main import create_app
 from settings import PROJECT_DIR, Settings
-from tests.conftest import SAMPLE_OIDS, TEST_DATABASE_URL, LiveServer, postgres_unavailable
-
-
-def run(args: list[str], database_url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=PROJECT_DIR,
-        env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.conftest import (
+    SAMPLE_OIDS,
+    TEST_DATABASE_URL,
+    LiveServer,
+    postgres_unavailable,
+    run_python,
+)
 
 
 def alembic(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    result = run(["-m", "alembic", *args], database_url)
+    result = run_python(database_url, "-m", "alembic", *args)
     assert result.returncode == 0, result.stderr
     return result
 

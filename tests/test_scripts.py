@@ -1,26 +1,15 @@
 """seed.py, reset_database.py and first-start seeding, against the database at DATABASE_URL."""
 
-import os
-import subprocess
-import sys
-
 from fastapi.testclient import TestClient
 from sqlalchemy import make_url
 
 from main import create_app
-from settings import PROJECT_DIR, Settings
-from tests.conftest import NEW_OID, SAMPLE_OIDS
+from settings import Settings
+from tests.conftest import NEW_OID, SAMPLE_OIDS, run_python
 
 
 def run_script(script: str, database_url: str) -> str:
-    result = subprocess.run(
-        [sys.executable, script],
-        cwd=PROJECT_DIR,
-        env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_python(database_url, script)
     assert result.returncode == 0, result.stderr
     return result.stdout
 

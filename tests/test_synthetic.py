@@ -1,29 +1,19 @@
 """seed.py --customers: realistic, reproducible synthetic customers, on both engines."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from main import create_app
-from settings import PROJECT_DIR, Settings
-from tests.conftest import SAMPLE_OIDS
+from settings import Settings
+from tests.conftest import SAMPLE_OIDS, run_python
 
 TABLES = ("users", "assets", "bank_accounts", "transactions", "spending", "derivative_transactions")
 
 
 def seed(database_url: str, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "seed.py", *args],
-        cwd=PROJECT_DIR,
-        env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_python(database_url, "seed.py", *args)
     assert result.returncode == 0, result.stderr
     return result.stdout + result.stderr
 
@@ -88,11 +78,5 @@ def test_progress_is_plain_log_lines_without_a_terminal(tmp_path: Path) -> None:
 
 
 def test_negative_count_is_refused(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "seed.py", "--customers", "-1"],
-        cwd=PROJECT_DIR,
-        env={**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'bank.db'}"},
-        capture_output=True,
-        text=True,
-    )
+    result = run_python(f"sqlite:///{tmp_path / 'bank.db'}", "seed.py", "--customers", "-1")
     assert result.returncode == 2 and "--customers must be 0 or more" in result.stderr
