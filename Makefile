@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format migrate reset clean
+.PHONY: run test lint format migrate reset bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ format: $(VENV)/.dev
 
 migrate: $(VENV)/.runtime
 	$(BIN)/alembic upgrade head
+
+# Needs wrk (apt-get install wrk). The first run generates 100,000 customers into .bench/ (~80 s).
+bench: $(VENV)/.dev
+	$(BIN)/python bench.py
 
 reset: $(VENV)/.runtime
 	$(BIN)/python reset_database.py
