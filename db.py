@@ -32,13 +32,14 @@ def create_db_engine(settings: Settings) -> Engine:
     engine_args: dict[str, Any] = {
         "pool_size": settings.DB_POOL_SIZE,
         "max_overflow": settings.DB_MAX_OVERFLOW,
-        # A connection the server dropped (restart, idle timeout) is replaced, not handed out.
-        "pool_pre_ping": True,
     }
     if is_sqlite(url):
         engine_args["connect_args"] = {"check_same_thread": False}
     else:
         engine_args["connect_args"] = {"connect_timeout": 10}
+        # A connection the server dropped (restart, idle timeout) is replaced, not handed out.
+        # A SQLite file never drops one, so there the ping would be a wasted query per request.
+        engine_args["pool_pre_ping"] = True
     engine = create_engine(url, **engine_args)
     if is_sqlite(url):
         _configure_sqlite(engine, busy_timeout_ms=settings.SQLITE_BUSY_TIMEOUT_MS)
