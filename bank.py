@@ -145,6 +145,11 @@ def _cursor_value(column: Any, value: Any) -> Any:
     return value
 
 
+def ordered(key: Sequence[Any], *, newest_first: bool) -> list[Any]:
+    """ORDER BY clauses for a list key, all descending for newest-first lists."""
+    return [column.desc() if newest_first else column.asc() for column in key]
+
+
 def paginate(
     session: Session,
     statement: SelectOfScalar[Any],
@@ -163,7 +168,7 @@ def paginate(
     if page.cursor is not None:
         after = tuple_(*decode_cursor(page.cursor, kind, key))
         statement = statement.where(ordered_key < after if newest_first else ordered_key > after)
-    order = [column.desc() if newest_first else column.asc() for column in key]
+    order = ordered(key, newest_first=newest_first)
     rows = list(session.exec(statement.order_by(*order).limit(limit + 1)).all())
     if len(rows) <= limit:
         return Page(items=rows, next_cursor=None)
@@ -323,7 +328,7 @@ COLLECTIONS = (ASSETS, BANK_ACCOUNTS, TRANSACTIONS, SPENDING, DERIVATIVE_TRANSAC
 
 def _customer_items(session: Session, collection: Collection, customer_oid: str) -> list[Any]:
     """All of a customer's items of one collection, in the collection's list order."""
-    order = [c.desc() if collection.newest_first else c.asc() for c in collection.key()]
+    order = ordered(collection.key(), newest_first=collection.newest_first)
     return list(session.exec(collection.rows_of(customer_oid).order_by(*order)).all())
 
 
@@ -479,13 +484,11 @@ def get_portfolio(*, session: Session, customer_oid: str) -> Portfolio:
     return Portfolio(
         customer_oid=customer_oid,
         user=UserPublic.model_validate(user),
-        assets=[ASSETS.public_of(asset) for asset in assets],
-        bank_accounts=[BankAccountPublic.model_validate(account) for account in accounts],
-        transactions=[TransactionPublic.model_validate(t) for t in transactions],
-        spending=[SpendingPublic.model_validate(s) for s in spending],
-        derivative_transactions=[
-            DerivativeTransactionPublic.model_validate(d) for d in derivatives
-        ],
+        assets=[ASSETS.public_of(row) for row in assets],
+        bank_accounts=[BANK_ACCOUNTS.public_of(row) for row in accounts],
+        transactions=[TRANSACTIONS.public_of(row) for row in transactions],
+        spending=[SPENDING.public_of(row) for row in spending],
+        derivative_transactions=[DERIVATIVE_TRANSACTIONS.public_of(row) for row in derivatives],
         portfolio_summary=summary,
     )
 

@@ -1,4 +1,4 @@
-"""The database engine, its SQLite pragmas, schema creation and the request session."""
+"""The database engine, its SQLite pragmas, migrations, and Database.run for routes and tools."""
 
 import logging
 from collections.abc import Callable
@@ -29,11 +29,12 @@ def is_sqlite(url: str) -> bool:
 def create_db_engine(settings: Settings) -> Engine:
     """Build the engine for DATABASE_URL, with SQLite made transactional and concurrent."""
     url = settings.DATABASE_URL
+    sqlite = is_sqlite(url)
     engine_args: dict[str, Any] = {
         "pool_size": settings.DB_POOL_SIZE,
         "max_overflow": settings.DB_MAX_OVERFLOW,
     }
-    if is_sqlite(url):
+    if sqlite:
         engine_args["connect_args"] = {"check_same_thread": False}
     else:
         engine_args["connect_args"] = {"connect_timeout": 10}
@@ -41,7 +42,7 @@ def create_db_engine(settings: Settings) -> Engine:
         # A SQLite file never drops one, so there the ping would be a wasted query per request.
         engine_args["pool_pre_ping"] = True
     engine = create_engine(url, **engine_args)
-    if is_sqlite(url):
+    if sqlite:
         _configure_sqlite(engine, busy_timeout_ms=settings.SQLITE_BUSY_TIMEOUT_MS)
     return engine
 
