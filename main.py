@@ -15,6 +15,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import bank
+from answers import CUSTOMER_LIST_VERSION, Answers, AnswersMiddleware, answer, customer_version
 from db import Database, DatabaseDep, create_db_engine, migrate
 from errors import (
     BankError,
@@ -82,14 +83,6 @@ PAGED: dict[int | str, dict[str, Any]] = {
         }
     }
 }
-
-
-def link_next_page(request: Request, response: Response, page: bank.Page[Any]) -> list[Any]:
-    """Put the next page's URL in the Link header and return the page's items as the body."""
-    if page.next_cursor is not None:
-        url = request.url.include_query_params(cursor=page.next_cursor)
-        response.headers["Link"] = f'<{url}>; rel="next"'
-    return page.items
 
 
 # --- Errors ---------------------------------------------------------------------------------
@@ -169,9 +162,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         seed_if_empty(engine)
         app.state.engine = engine
         app.state.database = Database(engine)
+        app.state.answers = Answers(
+            app.state.database, max_bytes=settings.RESPONSE_CACHE_MB * 2**20
+        )
         async with mcp.session_manager.run():
             yield
-        engine.dispose()
+        app.state.database.close()
 
     app = FastAPIOffline(
         title="Dummy Bank API",
@@ -182,6 +178,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(BankError, bank_error_handler)
+    # Innermost first: answers from memory still pass the error and CORS middleware.
+    app.add_middleware(AnswersMiddleware)
     app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(
         CORSMiddleware,
@@ -209,14 +207,14 @@ def add_routes(app: FastAPI) -> None:
         operation_id="list_customers",
         summary="List customers",
         tags=["customers"],
+        response_model=list[UserPublic],
         responses={**PAGED, **error_responses(400)},
     )
-    async def list_customers(
-        page: PageParams, request: Request, response: Response, db: DatabaseDep
-    ) -> list[UserPublic]:
+    async def list_customers(page: PageParams, request: Request) -> Response:
         """Registered customers with their CustomerOID and name, by CustomerOID, page by page."""
-        customers = await db.run(bank.list_customers, page=page)
-        return link_next_page(request, response, customers)
+        return await answer(
+            request, CUSTOMER_LIST_VERSION, bank.list_customers, list[UserPublic], page=page
+        )
 
     @app.post(
         "/register-customer",
@@ -256,11 +254,18 @@ def add_routes(app: FastAPI) -> None:
         operation_id="get_user_portfolio",
         summary="Get a customer's complete portfolio",
         tags=["portfolio"],
+        response_model=Portfolio,
         responses=error_responses(400, 404),
     )
-    async def get_user_portfolio(customer_oid: CustomerOIDPath, db: DatabaseDep) -> Portfolio:
+    async def get_user_portfolio(customer_oid: CustomerOIDPath, request: Request) -> Response:
         """Assets, accounts, transactions, spending, derivatives and a summary in one document."""
-        return await db.run(bank.get_portfolio, customer_oid=customer_oid)
+        return await answer(
+            request,
+            customer_version(customer_oid),
+            bank.get_portfolio,
+            Portfolio,
+            customer_oid=customer_oid,
+        )
 
     @app.put(
         "/user-portfolio/{customer_oid}",
@@ -302,18 +307,23 @@ def add_routes(app: FastAPI) -> None:
         operation_id="list_transactions",
         summary="List a customer's transactions, filtered",
         tags=["transactions"],
+        response_model=list[TransactionPublic],
         responses={**PAGED, **error_responses(400, 404)},
     )
     async def list_transactions(
         customer_oid: CustomerOIDPath,
         query: Annotated[TransactionQuery, Query()],
         request: Request,
-        response: Response,
-        db: DatabaseDep,
-    ) -> list[TransactionPublic]:
+    ) -> Response:
         """The customer's transactions, newest first (date, then id), within from-to inclusive."""
-        page = await db.run(bank.list_transactions, customer_oid=customer_oid, query=query)
-        return link_next_page(request, response, page)
+        return await answer(
+            request,
+            customer_version(customer_oid),
+            bank.list_transactions,
+            list[TransactionPublic],
+            customer_oid=customer_oid,
+            query=query,
+        )
 
     for collection in bank.COLLECTIONS:
         add_collection_routes(app, collection)
@@ -358,16 +368,17 @@ def add_collection_routes(app: FastAPI, collection: bank.Collection) -> None:
             responses={**PAGED, **error_responses(400, 404)},
         )
         async def list_items(
-            customer_oid: CustomerOIDPath,
-            page: PageParams,
-            request: Request,
-            response: Response,
-            db: DatabaseDep,
-        ) -> list[Any]:
-            items = await db.run(
-                bank.list_items, collection=collection, customer_oid=customer_oid, page=page
+            customer_oid: CustomerOIDPath, page: PageParams, request: Request
+        ) -> Response:
+            return await answer(
+                request,
+                customer_version(customer_oid),
+                bank.list_items,
+                list[Public],  # type: ignore[valid-type]
+                collection=collection,
+                customer_oid=customer_oid,
+                page=page,
             )
-            return link_next_page(request, response, items)
 
     @app.post(
         path,

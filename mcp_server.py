@@ -317,7 +317,7 @@ def serve_stdio(settings: Settings) -> None:
     try:
         asyncio.run(build_mcp_server(lambda: database).run_stdio_async())
     finally:
-        engine.dispose()
+        database.close()
 
 
 if __name__ == "__main__":

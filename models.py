@@ -616,6 +616,34 @@ class PortfolioImport(BaseModel):
     portfolio_summary: dict[str, Any] | None = PydanticField(default=None, description="Ignored")
 
 
+# --- Data versions --------------------------------------------------------------------------
+
+
+class CustomerVersion(SQLModel, table=True):
+    """A version of everything one customer's portfolio shows: database triggers give it a new
+    random value with every change to the customer's rows (migration 0002). Answers kept in
+    memory (answers.py) are served only while the version they were read at is still current."""
+
+    __tablename__ = "customer_versions"
+    customer_oid: str = Field(
+        primary_key=True,
+        foreign_key="users.customer_oid",
+        ondelete="CASCADE",
+        max_length=36,
+        sa_type=_OID_COLUMN,
+    )
+    version: int = Field(sa_type=BigInteger)
+
+
+class CustomerListVersion(SQLModel, table=True):
+    """The one-row version of the customer list: new with every customer added, removed or
+    renamed."""
+
+    __tablename__ = "customer_list_version"
+    id: int = Field(primary_key=True, sa_type=Integer)
+    version: int = Field(sa_type=BigInteger)
+
+
 # --- Lists and pages ------------------------------------------------------------------------
 
 DEFAULT_PAGE_SIZE = 100

@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     DB_POOL_SIZE: int = 20
     DB_MAX_OVERFLOW: int = 30
     SQLITE_BUSY_TIMEOUT_MS: int = 10_000
+    # Memory per server process for answers kept until their data changes (answers.py); 0: none.
+    RESPONSE_CACHE_MB: int = Field(default=64, ge=0)
 
     @field_validator("DATABASE_URL")
     @classmethod

@@ -44,7 +44,7 @@ def test_app_start_migrates_to_head_and_check_is_clean(settings: Settings) -> No
     with TestClient(create_app(settings)):
         pass
     current = alembic(settings.DATABASE_URL, "current")
-    assert "0001 (head)" in current.stdout
+    assert "0002 (head)" in current.stdout
     alembic(settings.DATABASE_URL, "check")
 
 
@@ -52,7 +52,7 @@ def test_migrations_go_down_and_up_again(settings: Settings) -> None:
     with TestClient(create_app(settings)):
         pass
     alembic(settings.DATABASE_URL, "downgrade", "base")
-    assert "0001" not in alembic(settings.DATABASE_URL, "current").stdout
+    assert "(head)" not in alembic(settings.DATABASE_URL, "current").stdout
     alembic(settings.DATABASE_URL, "upgrade", "head")
     with TestClient(create_app(settings)) as client:
         # The emptied database is seeded again on start.

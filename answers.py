@@ -1,0 +1,149 @@
+"""Answers kept in memory: a GET's serialized body, served again while its data is unchanged.
+
+Each answer is stored with the data version it was read at: a customer's (customer_versions) or
+the customer list's (customer_list_version). Database triggers give a version a new random value
+with every write to the data behind it (migration 0002). Before a stored answer is served, the
+current version is read, one indexed lookup, and must match. Any write by any process (another
+worker, MCP, seed.py, reset_database.py, a SQL shell) therefore shows on the very next read.
+
+Routes fill the store (Answers.read); AnswersMiddleware serves from it, in front of routing, so
+a repeated GET skips FastAPI's parameter parsing too. Only a request with the same path and query
+string as one that succeeded is served from memory: its parameters are valid, as they were then.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from cachetools import LRUCache
+from fastapi import Request, Response
+from pydantic import TypeAdapter
+from sqlalchemy import text
+from sqlmodel import Session
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from bank import Page
+from db import Database
+
+
+@dataclass(frozen=True)
+class Version:
+    """The query reading one data version; its SQL takes :named parameters on both drivers."""
+
+    sql: str
+    params: dict[str, Any]
+
+
+def customer_version(customer_oid: str) -> Version:
+    """Everything one customer's portfolio, items and lists show; no row when no such customer."""
+    sql = "SELECT version FROM customer_versions WHERE customer_oid = :customer_oid"
+    return Version(sql, {"customer_oid": customer_oid})
+
+
+CUSTOMER_LIST_VERSION = Version("SELECT version FROM customer_list_version", {})
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A serialized answer, and the next page's cursor when it is one page of a list."""
+
+    body: bytes
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class Stored:
+    answer: Answer
+    version: Version
+    version_read: int
+
+
+@lru_cache
+def _adapter(shape: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(shape)
+
+
+def serialize(shape: Any, result: Any) -> Answer:
+    """The bytes FastAPI itself sends for `result` as `shape` (pydantic-core's dump_json)."""
+    if isinstance(result, Page):
+        return Answer(_adapter(shape).dump_json(result.items, by_alias=True), result.next_cursor)
+    return Answer(_adapter(shape).dump_json(result, by_alias=True))
+
+
+def json_response(request: Request, answer: Answer) -> Response:
+    """The answer's bytes as the response, with the next page's URL in the Link header."""
+    response = Response(answer.body, media_type="application/json")
+    if answer.next_cursor is not None:
+        url = request.url.include_query_params(cursor=answer.next_cursor)
+        response.headers["Link"] = f'<{url}>; rel="next"'
+    return response
+
+
+def _key(scope: Scope) -> tuple[str, bytes]:
+    return scope["path"], scope["query_string"]
+
+
+class Answers:
+    """The answers of one server process, least recently used dropped beyond `max_bytes`."""
+
+    def __init__(self, database: Database, *, max_bytes: int) -> None:
+        self.database = database
+        self._store: LRUCache[tuple[str, bytes], Stored] | None = None
+        if max_bytes > 0:
+            self._store = LRUCache(max_bytes, getsizeof=lambda stored: len(stored.answer.body))
+
+    async def read(
+        self,
+        request: Request,
+        version: Version,
+        operation: Callable[..., Any],
+        shape: Any,
+        **kwargs: Any,
+    ) -> Response:
+        """Answer the GET `request` with `operation(session=..., **kwargs)` serialized as
+        `shape`, and store the answer with `version` as it was when the data was read."""
+
+        def read_fresh(*, session: Session) -> tuple[int | None, Answer]:
+            # The version first, in the same transaction: the data read after it is never
+            # older, so an answer is never stored under a version newer than its data.
+            version_read = session.execute(text(version.sql), version.params).scalar()
+            return version_read, serialize(shape, operation(session=session, **kwargs))
+
+        version_read, answer = await self.database.run(read_fresh)
+        store = self._store
+        if store is not None and version_read is not None and len(answer.body) <= store.maxsize:
+            store[_key(request.scope)] = Stored(answer, version, int(version_read))
+        return json_response(request, answer)
+
+    async def stored(self, scope: Scope) -> Answer | None:
+        """The stored answer to this GET, if its data has not changed since it was read."""
+        stored = self._store.get(_key(scope)) if self._store is not None else None
+        if stored is None:
+            return None
+        current = await self.database.read_version(stored.version.sql, stored.version.params)
+        return stored.answer if current == stored.version_read else None
+
+
+class AnswersMiddleware:
+    """Answer a GET from the app's Answers when a current answer is stored (see above)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            answers: Answers | None = getattr(scope["app"].state, "answers", None)
+            answer = await answers.stored(scope) if answers is not None else None
+            if answer is not None:
+                await json_response(Request(scope), answer)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def answer(
+    request: Request, version: Version, operation: Callable[..., Any], shape: Any, **kwargs: Any
+) -> Response:
+    """The response to the GET `request`, read and stored by this server's Answers."""
+    answers: Answers = request.app.state.answers
+    return await answers.read(request, version, operation, shape, **kwargs)
