@@ -68,18 +68,35 @@ def test_writes_over_rest_show_on_every_worker(two_workers: str) -> None:
 
 
 def test_writes_over_mcp_show_on_every_worker(two_workers: str) -> None:
-    oid = str(uuid.uuid4())
+    oid, deleted = str(uuid.uuid4()), SAMPLE_OIDS[1]
+    every_read(f"{two_workers}/customers")
+    every_read(f"{two_workers}/user-portfolio/{deleted}")
 
-    async def register() -> None:
+    async def register_and_delete() -> None:
         async with Client(f"{two_workers}/mcp") as mcp:
-            result = await mcp.call_tool(
+            registered = await mcp.call_tool(
                 "register_customer", {"name": "Via MCP", "customer_oid": oid}
             )
-            assert not result.is_error
+            assert not registered.is_error
+            assert not (await mcp.call_tool("delete_customer", {"customer_oid": deleted})).is_error
 
-    every_read(f"{two_workers}/customer/{oid}/exists")
-    asyncio.run(register())
-    assert all(r.json()["exists"] for r in every_read(f"{two_workers}/customer/{oid}/exists"))
+    asyncio.run(register_and_delete())
+    for response in every_read(f"{two_workers}/customers"):
+        listed = [customer["customer_oid"] for customer in response.json()]
+        assert oid in listed and deleted not in listed
+    assert {r.status_code for r in every_read(f"{two_workers}/user-portfolio/{deleted}")} == {404}
+
+
+def test_a_reset_by_script_shows_on_every_worker(two_workers: str, database_url: str) -> None:
+    oid = SAMPLE_OIDS[0]
+    original = httpx.get(f"{two_workers}/user-portfolio/{oid}").json()
+    account_url = f"{two_workers}/customer/{oid}/bank-accounts/{original['bank_accounts'][0]['id']}"
+    assert httpx.patch(account_url, json={"balance": 1.23}).status_code == 200
+    every_read(f"{two_workers}/user-portfolio/{oid}")  # both workers keep the changed answer
+    result = run_python(database_url, "reset_database.py")
+    assert result.returncode == 0, result.stderr
+    for response in every_read(f"{two_workers}/user-portfolio/{oid}"):
+        assert response.json() == original
 
 
 def test_writes_by_seed_script_show_on_every_worker(two_workers: str, database_url: str) -> None:

@@ -1,0 +1,225 @@
+"""Answers kept in memory: served again only while the database says their data is unchanged."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event, text
+
+from main import create_app
+from settings import Settings
+from tests.conftest import NEW_OID, SAMPLE_OIDS
+from tests.test_collections import CHANGES, PORTFOLIO_LIST, VALID
+
+OID = SAMPLE_OIDS[1]  # Michael Chen: every collection has rows
+CACHED_URLS = [
+    f"/user-portfolio/{OID}",
+    "/customers",
+    "/customers?limit=2",
+    f"/customer/{OID}/transactions",
+    f"/customer/{OID}/transactions?type=withdrawal&limit=1",
+    f"/customer/{OID}/assets",
+    f"/customer/{OID}/bank-accounts",
+    f"/customer/{OID}/spending",
+    f"/customer/{OID}/derivative-transactions",
+]
+
+
+class StatementCounter:
+    """Counts the statements reading data that the app runs through its engine: all but the
+    lookups of a data version (which on SQLite bypass the engine's events anyway)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.count = 0
+        event.listen(engine, "before_cursor_execute", self._count)
+
+    def _count(self, _connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.startswith("SELECT version FROM"):
+            self.count += 1
+
+    def during(self, client: TestClient, url: str) -> tuple[int, bytes, dict[str, str]]:
+        before = self.count
+        response = client.get(url)
+        assert response.status_code == 200, response.text
+        return self.count - before, response.content, dict(response.headers)
+
+
+@pytest.fixture
+def counter(engine: Engine) -> StatementCounter:
+    return StatementCounter(engine)
+
+
+@pytest.mark.parametrize("url", CACHED_URLS)
+def test_a_repeated_get_is_answered_from_memory(
+    client: TestClient, counter: StatementCounter, url: str
+) -> None:
+    queries, body, headers = counter.during(client, url)
+    assert queries > 0
+    again, body_again, headers_again = counter.during(client, url)
+    assert again == 0
+    assert body_again == body
+    assert headers_again == headers  # Link header and content type included
+
+
+def test_a_page_from_memory_links_the_next_page(client: TestClient) -> None:
+    first = client.get("/customers?limit=2")
+    again = client.get("/customers?limit=2")
+    assert again.headers["link"] == first.headers["link"]
+    next_url = again.headers["link"][1 : again.headers["link"].index(">")]
+    assert [c["customer_oid"] for c in client.get(next_url).json()] == SAMPLE_OIDS[2:4]
+
+
+def test_an_answer_from_memory_is_the_bytes_fastapi_serializes(client: TestClient) -> None:
+    document = client.get(f"/user-portfolio/{OID}").json()
+    # PUT answers the stored portfolio through FastAPI's own response serialization.
+    put = client.put(f"/user-portfolio/{OID}", json=document)
+    assert put.status_code == 200
+    client.get(f"/user-portfolio/{OID}")
+    assert client.get(f"/user-portfolio/{OID}").content == put.content
+
+
+def test_another_query_string_is_read_afresh(client: TestClient, counter: StatementCounter) -> None:
+    counter.during(client, "/customers?limit=2")
+    queries, body, _ = counter.during(client, "/customers?limit=3")
+    assert queries > 0
+    assert len(client.get("/customers?limit=3").json()) == 3
+
+
+def test_errors_are_never_stored(client: TestClient) -> None:
+    assert client.get(f"/user-portfolio/{NEW_OID}").status_code == 404
+    new = {"customer_oid": NEW_OID, "name": "Newly Made"}
+    assert client.post("/register-customer", json=new).status_code == 200
+    assert client.get(f"/user-portfolio/{NEW_OID}").status_code == 200
+    assert client.get("/customers?limit=0").status_code == 400
+    assert client.get("/customers?limit=0").status_code == 400
+
+
+# --- Every write shows on the next read -----------------------------------------------------
+
+
+@pytest.mark.parametrize("collection", list(VALID))
+def test_create_patch_and_delete_show_on_the_next_read(client: TestClient, collection: str) -> None:
+    list_url, portfolio_url = f"/customer/{OID}/{collection}?limit=100", f"/user-portfolio/{OID}"
+    key = PORTFOLIO_LIST[collection]
+
+    def listed() -> dict[int, Any]:
+        return {item["id"]: item for item in client.get(list_url).json()}
+
+    def in_portfolio() -> dict[int, Any]:
+        return {item["id"]: item for item in client.get(portfolio_url).json()[key]}
+
+    for read in (listed, listed, in_portfolio, in_portfolio):  # stored, then served
+        read()
+    created = client.post(f"/customer/{OID}/{collection}", json=VALID[collection])
+    assert created.status_code == 201, created.text
+    item_id = created.json()["id"]
+    assert item_id in listed() and item_id in in_portfolio()
+
+    changes = CHANGES[collection]
+    assert client.patch(f"/customer/{OID}/{collection}/{item_id}", json=changes).status_code == 200
+    assert listed()[item_id] | changes == listed()[item_id]
+    assert in_portfolio()[item_id] | changes == in_portfolio()[item_id]
+
+    assert client.delete(f"/customer/{OID}/{collection}/{item_id}").status_code == 204
+    assert item_id not in listed() and item_id not in in_portfolio()
+
+
+def test_register_and_delete_show_in_the_customer_list(client: TestClient) -> None:
+    client.get("/customers")
+    client.get("/customers")
+    client.post("/register-customer", json={"customer_oid": NEW_OID, "name": "Listed Later"})
+    assert NEW_OID in [c["customer_oid"] for c in client.get("/customers").json()]
+    assert client.delete(f"/customer/{NEW_OID}").status_code == 200
+    assert NEW_OID not in [c["customer_oid"] for c in client.get("/customers").json()]
+
+
+def test_a_renaming_import_shows_in_the_list_and_the_portfolio(client: TestClient) -> None:
+    document = client.get(f"/user-portfolio/{OID}").json()
+    client.get("/customers")
+    document["user"]["name"] = "Renamed By Import"
+    assert client.put(f"/user-portfolio/{OID}", json=document).status_code == 200
+    names = {c["customer_oid"]: c["name"] for c in client.get("/customers").json()}
+    assert names[OID] == "Renamed By Import"
+    assert client.get(f"/user-portfolio/{OID}").json()["user"]["name"] == "Renamed By Import"
+
+
+def test_a_customer_deleted_and_made_again_is_not_served_from_before(client: TestClient) -> None:
+    url = f"/user-portfolio/{OID}"
+    old = client.get(url).json()
+    client.get(url)
+    assert client.delete(f"/customer/{OID}").status_code == 200
+    assert client.get(url).status_code == 404
+    registered = client.post(
+        "/register-customer", json={"customer_oid": OID, "name": old["user"]["name"]}
+    )
+    assert registered.status_code == 200
+    again = client.get(url).json()
+    assert again["assets"] == [] and again["portfolio_summary"]["total_assets"] == 0
+
+
+def test_writes_made_by_hand_in_sql_show_on_the_next_read(
+    client: TestClient, engine: Engine
+) -> None:
+    url = f"/user-portfolio/{OID}"
+    account = client.get(url).json()["bank_accounts"][0]
+    writes = [
+        "UPDATE bank_accounts SET balance = 123 WHERE id = :id",
+        # An institution's name shows in every portfolio with an account there.
+        "UPDATE institutions SET name = 'Renamed' WHERE id = :institution_id",
+        "UPDATE users SET name = 'Renamed By Hand' WHERE customer_oid = :customer_oid",
+    ]
+    for statement in writes:
+        before = client.get(url).json()
+        client.get(url)  # served from memory
+        with engine.begin() as connection:
+            connection.execute(text(statement), account)
+        assert client.get(url).json() != before, statement
+    after = client.get(url).json()
+    assert after["bank_accounts"][0]["balance"] == 1.23
+    assert after["bank_accounts"][0]["institution"]["name"] == "Renamed"
+    assert after["user"]["name"] == "Renamed By Hand"
+
+
+def test_the_version_changes_with_every_kind_of_write(engine: Engine) -> None:
+    def version() -> int:
+        with engine.connect() as connection:
+            return int(
+                connection.execute(
+                    text("SELECT version FROM customer_versions WHERE customer_oid = :oid"),
+                    {"oid": OID},
+                ).scalar_one()
+            )
+
+    def list_version() -> int:
+        with engine.connect() as connection:
+            query = text("SELECT version FROM customer_list_version")
+            return int(connection.execute(query).scalar_one())
+
+    statements = [
+        "INSERT INTO spending (customer_oid, category, amount, currency, month) "
+        "VALUES (:oid, 'Fees', 100, 'USD', '2099-01')",
+        "UPDATE spending SET amount = 200 WHERE customer_oid = :oid AND month = '2099-01'",
+        "DELETE FROM spending WHERE customer_oid = :oid AND month = '2099-01'",
+        "UPDATE users SET name = 'Someone Else' WHERE customer_oid = :oid",
+    ]
+    for statement in statements:
+        seen, listed = version(), list_version()
+        with engine.begin() as connection:
+            connection.execute(text(statement), {"oid": OID})
+        assert version() != seen, statement
+        assert (list_version() != listed) == statement.startswith("UPDATE users"), statement
+
+
+@pytest.fixture
+def uncached_client(database_url: str) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(DATABASE_URL=database_url, RESPONSE_CACHE_MB=0))) as client:
+        yield client
+
+
+def test_a_zero_size_store_reads_every_answer_afresh(uncached_client: TestClient) -> None:
+    counter = StatementCounter(uncached_client.app.state.engine)  # type: ignore[attr-defined]
+    first = counter.during(uncached_client, f"/user-portfolio/{OID}")
+    second = counter.during(uncached_client, f"/user-portfolio/{OID}")
+    assert first[0] > 0 and second[0] > 0
+    assert first[1] == second[1]
