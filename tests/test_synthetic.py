@@ -80,3 +80,43 @@ def test_progress_is_plain_log_lines_without_a_terminal(tmp_path: Path) -> None:
 def test_negative_count_is_refused(tmp_path: Path) -> None:
     result = run_python(f"sqlite:///{tmp_path / 'bank.db'}", "seed.py", "--customers", "-1")
     assert result.returncode == 2 and "--customers must be 0 or more" in result.stderr
+
+
+def test_seeded_customers_have_versions_and_every_trigger_stays(database_url: str) -> None:
+    def triggers_and_versions() -> tuple[object, int]:
+        engine = create_engine(database_url)
+        try:
+            with engine.connect() as connection:
+                if engine.dialect.name == "sqlite":
+                    query = "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY 1"
+                else:
+                    query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1"
+                names = connection.execute(text(query)).scalars().all()
+                versions = connection.execute(text("SELECT count(*) FROM customer_versions"))
+                return names, versions.scalar_one()
+        finally:
+            engine.dispose()
+
+    seed(database_url)
+    triggers, versions = triggers_and_versions()
+    assert versions == 5 and len(triggers) >= 18  # type: ignore[arg-type]
+    seed(database_url, "--customers", "30", "--seed", "4")
+    assert triggers_and_versions() == (triggers, 35)
+    # The same seed again makes the same CustomerOIDs: the batch fails and changes nothing.
+    result = run_python(database_url, "seed.py", "--customers", "30", "--seed", "4")
+    assert result.returncode != 0
+    assert triggers_and_versions() == (triggers, 35)
+    with TestClient(create_app(Settings(DATABASE_URL=database_url))) as client:
+        oid = next(
+            c["customer_oid"]
+            for c in client.get("/customers?limit=100").json()
+            if c["customer_oid"] not in SAMPLE_OIDS
+        )
+        before = client.get(f"/user-portfolio/{oid}").json()
+        client.get(f"/user-portfolio/{oid}")
+        engine = create_engine(database_url)
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM spending WHERE customer_oid = :oid"), {"oid": oid})
+        engine.dispose()
+        assert client.get(f"/user-portfolio/{oid}").json()["spending"] == []
+        assert before["spending"] != []

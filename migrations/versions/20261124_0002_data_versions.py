@@ -140,6 +140,7 @@ def upgrade() -> None:
         sa.Column("version", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["customer_oid"], ["users.customer_oid"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("customer_oid"),
+        sqlite_with_rowid=False,
     )
     if op.get_bind().dialect.name == "postgresql":
         for signature, body in POSTGRESQL_FUNCTIONS.items():
