@@ -46,10 +46,10 @@ CUSTOMER_LIST_VERSION = Version("SELECT version FROM customer_list_version", {})
 
 @dataclass(frozen=True)
 class Answer:
-    """A serialized answer, and the next page's cursor when it is one page of a list."""
+    """A serialized answer, and the next page's query string when it is one page of a list."""
 
     body: bytes
-    next_cursor: str | None = None
+    next_page_query: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,20 +64,23 @@ def _adapter(shape: Any) -> TypeAdapter[Any]:
     return TypeAdapter(shape)
 
 
-def serialize(shape: Any, result: Any) -> Answer:
+def serialize(request: Request, shape: Any, result: Any) -> Answer:
     """The bytes FastAPI itself sends for `result` as `shape` (pydantic-core's dump_json)."""
-    if isinstance(result, Page):
-        return Answer(_adapter(shape).dump_json(result.items, by_alias=True), result.next_cursor)
-    return Answer(_adapter(shape).dump_json(result, by_alias=True))
+    if not isinstance(result, Page):
+        return Answer(_adapter(shape).dump_json(result, by_alias=True))
+    next_page_query = None
+    if result.next_cursor is not None:
+        next_page_query = request.url.include_query_params(cursor=result.next_cursor).query
+    return Answer(_adapter(shape).dump_json(result.items, by_alias=True), next_page_query)
 
 
 def json_response(request: Request, answer: Answer) -> Response:
     """The answer's bytes as the response, with the next page's URL in the Link header."""
-    response = Response(answer.body, media_type="application/json")
-    if answer.next_cursor is not None:
-        url = request.url.include_query_params(cursor=answer.next_cursor)
-        response.headers["Link"] = f'<{url}>; rel="next"'
-    return response
+    headers = None
+    if answer.next_page_query is not None:
+        # Host and scheme as this request gives them; the query string was made once.
+        headers = {"Link": f'<{request.url.replace(query=answer.next_page_query)}>; rel="next"'}
+    return Response(answer.body, headers=headers, media_type="application/json")
 
 
 def _key(scope: Scope) -> tuple[str, bytes]:
@@ -108,7 +111,7 @@ class Answers:
             # The version first, in the same transaction: the data read after it is never
             # older, so an answer is never stored under a version newer than its data.
             version_read = session.execute(text(version.sql), version.params).scalar()
-            return version_read, serialize(shape, operation(session=session, **kwargs))
+            return version_read, serialize(request, shape, operation(session=session, **kwargs))
 
         version_read, answer = await self.database.run(read_fresh)
         store = self._store
