@@ -3,6 +3,8 @@
 from collections.abc import Sequence
 from typing import Any
 
+from starlette.exceptions import HTTPException
+
 OID_EXAMPLE = "550e8400-e29b-41d4-a716-446655440000"
 _ECHO_LIMIT = 64
 
@@ -82,3 +84,11 @@ class InvalidCursor(InvalidInput):
 class InvalidDateRange(InvalidInput):
     def __init__(self) -> None:
         super().__init__("from: The start of the date range is after its end (to)")
+
+
+class BodyTooLarge(HTTPException):
+    """Raised while a body is read past MAX_BODY_BYTES. An HTTPException, not a BankError:
+    FastAPI turns any other error raised while it reads a body into a 400."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body too large: the limit is {limit:,} bytes")

@@ -12,7 +12,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import bank
 from answers import CUSTOMER_LIST_VERSION, Answers, AnswersMiddleware, answer, customer_version
@@ -26,6 +25,7 @@ from errors import (
     describe_validation_errors,
 )
 from mcp_server import build_mcp_server
+from middleware import BodyLimitMiddleware, InternalErrorMiddleware
 from models import (
     CustomerCreate,
     CustomerDeleted,
@@ -47,7 +47,6 @@ from settings import SERVICE_NAME, Settings, get_settings
 
 logger = logging.getLogger("bank")
 
-INTERNAL_ERROR = "Internal server error"
 STATUS_BY_ERROR: dict[type[BankError], int] = {
     InvalidInput: 400,
     CustomerNotFound: 404,
@@ -58,6 +57,7 @@ ERROR_DESCRIPTIONS = {
     400: "Invalid input: a malformed CustomerOID, a missing or invalid field, or malformed JSON",
     404: "No customer with this CustomerOID (or, for an item, no such item of that customer)",
     409: "A customer with this CustomerOID already exists",
+    413: "The request body is larger than MAX_BODY_BYTES",
     500: "Unexpected server error; the details are logged on the server only",
 }
 
@@ -99,32 +99,6 @@ async def bank_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BankError)
     status = next(code for kind, code in STATUS_BY_ERROR.items() if isinstance(exc, kind))
     return JSONResponse({"detail": exc.message}, status_code=status)
-
-
-class InternalErrorMiddleware:
-    """Log an unexpected error with its traceback and answer a generic 500 that leaks nothing."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        response_started = False
-
-        async def send_tracking_start(message: Message) -> None:
-            nonlocal response_started
-            response_started |= message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_tracking_start)
-        except Exception:
-            logger.exception("Unhandled error on %s %s", scope["method"], scope["path"])
-            if response_started:
-                raise
-            await JSONResponse({"detail": INTERNAL_ERROR}, status_code=500)(scope, receive, send)
 
 
 def use_400_for_validation_errors(app: FastAPI) -> None:
@@ -180,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(BankError, bank_error_handler)
     # Innermost first: answers from memory still pass the error and CORS middleware.
     app.add_middleware(AnswersMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES)
     app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(
         CORSMiddleware,
@@ -221,7 +196,7 @@ def add_routes(app: FastAPI) -> None:
         operation_id="register_customer",
         summary="Register a customer",
         tags=["customers"],
-        responses=error_responses(400, 409),
+        responses=error_responses(400, 409, 413),
     )
     async def register_customer(customer: CustomerCreate, db: DatabaseDep) -> CustomerRegistered:
         """Create a customer; a UUID4 CustomerOID is generated when none is given."""
@@ -274,7 +249,7 @@ def add_routes(app: FastAPI) -> None:
         tags=["portfolio"],
         responses={
             201: {"model": Portfolio, "description": "The customer was created"},
-            **error_responses(400),
+            **error_responses(400, 413),
         },
     )
     async def import_user_portfolio(
@@ -387,7 +362,7 @@ def add_collection_routes(app: FastAPI, collection: bank.Collection) -> None:
         tags=tags,
         status_code=201,
         response_model=Public,
-        responses=error_responses(400, 404),
+        responses=error_responses(400, 404, 413),
     )
     async def create_item(
         customer_oid: CustomerOIDPath,
@@ -424,7 +399,7 @@ def add_collection_routes(app: FastAPI, collection: bank.Collection) -> None:
         summary=f"Change fields of a {label}",
         tags=tags,
         response_model=Public,
-        responses=error_responses(400, 404),
+        responses=error_responses(400, 404, 413),
     )
     async def update_item(
         customer_oid: CustomerOIDPath,

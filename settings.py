@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     DB_POOL_SIZE: int = 20
     DB_MAX_OVERFLOW: int = 30
     SQLITE_BUSY_TIMEOUT_MS: int = 10_000
+    # Request bodies over this many bytes are refused with 413 before they are read whole.
+    MAX_BODY_BYTES: int = Field(default=1_048_576, ge=1)
     # Memory per server process for answers kept until their data changes (answers.py); 0: none.
     RESPONSE_CACHE_MB: int = Field(default=64, ge=0)
 
