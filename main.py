@@ -25,7 +25,7 @@ from errors import (
     describe_validation_errors,
 )
 from mcp_server import build_mcp_server
-from middleware import BodyLimitMiddleware, InternalErrorMiddleware
+from middleware import BodyLimitMiddleware, InternalErrorMiddleware, RequestLogMiddleware
 from models import (
     CustomerCreate,
     CustomerDeleted,
@@ -162,8 +162,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials="*" not in settings.CORS_ORIGINS,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["Link", "Location"],
+        expose_headers=["Link", "Location", "X-Request-ID"],
     )
+    app.add_middleware(RequestLogMiddleware)  # outermost: it times and logs everything
     add_routes(app)
     # Streamable HTTP at /mcp, on the app's own port. Stateless with JSON answers: any worker
     # can serve any request, and the tools need no server-to-client streaming. Its route joins
@@ -447,4 +448,11 @@ app = create_app()
 
 if __name__ == "__main__":
     settings = get_settings()
-    uvicorn.run(app, host=settings.HOST, port=settings.PORT, log_level=settings.LOG_LEVEL)
+    # Access lines come from RequestLogMiddleware, with the request id and duration.
+    uvicorn.run(
+        app,
+        host=settings.HOST,
+        port=settings.PORT,
+        log_level=settings.LOG_LEVEL,
+        access_log=False,
+    )

@@ -1,6 +1,10 @@
-"""Pure ASGI middleware: request body limits and the generic 500 that leaks nothing."""
+"""Pure ASGI middleware: request logging and ids, body limits, and a 500 that leaks nothing."""
 
+import json
 import logging
+import re
+import time
+import uuid
 
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,7 +42,12 @@ class InternalErrorMiddleware:
         try:
             await self.app(scope, receive, tracked)
         except Exception:
-            logger.exception("Unhandled error on %s %s", scope["method"], scope["path"])
+            logger.exception(
+                "Unhandled error on %s %s (request_id=%s)",
+                scope["method"],
+                scope["path"],
+                scope.get("state", {}).get("request_id"),
+            )
             if tracked.response_started:
                 raise
             await JSONResponse({"detail": INTERNAL_ERROR}, status_code=500)(scope, receive, send)
@@ -91,3 +100,49 @@ async def refuse(error: BodyTooLarge, scope: Scope, receive: Receive, send: Send
         {"detail": error.detail}, status_code=413, headers={"Connection": "close"}
     )
     await response(scope, receive, send)
+
+
+REQUEST_ID_HEADER = b"x-request-id"
+_VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
+request_logger = logging.getLogger("bank.requests")
+
+
+class RequestLogMiddleware:
+    """One structured (logfmt) log line per request, and an X-Request-ID on every response.
+
+    The request's own X-Request-ID is kept when it is 1-128 letters, digits or `._:-`; otherwise
+    one is made. It goes into scope["state"]["request_id"], so error logs can name it too.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        given = dict(scope["headers"]).get(REQUEST_ID_HEADER, b"")
+        request_id = given if _VALID_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex.encode()
+        scope.setdefault("state", {})["request_id"] = request_id.decode()
+        status = 500  # unless a response starts
+
+        async def send_with_request_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id)]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_request_id)
+        finally:
+            if request_logger.isEnabledFor(logging.INFO):
+                request_logger.info(
+                    "method=%s path=%s status=%d duration_ms=%.2f request_id=%s",
+                    scope["method"],
+                    json.dumps(scope["path"]),
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                    request_id.decode(),
+                )
