@@ -121,7 +121,8 @@ class Database:
         self.engine = engine
         self._write_engine = write_engine(engine)
         # SQLite: one connection kept for read_version, used only on the event loop's thread.
-        self._version_connection = engine.raw_connection() if is_sqlite(str(engine.url)) else None
+        sqlite = engine.dialect.name == "sqlite"
+        self._version_connection = engine.raw_connection() if sqlite else None
 
     def close(self) -> None:
         if self._version_connection is not None:
