@@ -92,3 +92,9 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"Request body too large: the limit is {limit:,} bytes")
+
+
+# Access (middleware.AccessMiddleware): answered before any route runs.
+MISSING_API_KEY = "Missing API key: send it as 'X-API-Key: <key>' or 'Authorization: Bearer <key>'"
+INVALID_API_KEY = "Invalid API key"
+READ_ONLY = "The bank is read-only (BANK_READ_ONLY=1): nothing was changed"

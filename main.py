@@ -25,7 +25,13 @@ from errors import (
     describe_validation_errors,
 )
 from mcp_server import build_mcp_server
-from middleware import BodyLimitMiddleware, InternalErrorMiddleware, RequestLogMiddleware
+from middleware import (
+    WRITE_METHODS,
+    AccessMiddleware,
+    BodyLimitMiddleware,
+    InternalErrorMiddleware,
+    RequestLogMiddleware,
+)
 from models import (
     CustomerCreate,
     CustomerDeleted,
@@ -57,6 +63,8 @@ ERROR_DESCRIPTIONS = {
     400: "Invalid input: a malformed CustomerOID, a missing or invalid field, or malformed JSON",
     404: "No customer with this CustomerOID (or, for an item, no such item of that customer)",
     409: "A customer with this CustomerOID already exists",
+    401: "BANK_API_KEY is set, and the request has no X-API-Key or Bearer token, or a wrong one",
+    403: "The server is read-only (BANK_READ_ONLY=1): nothing was changed",
     413: "The request body is larger than MAX_BODY_BYTES",
     500: "Unexpected server error; the details are logged on the server only",
 }
@@ -101,21 +109,51 @@ async def bank_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.message}, status_code=status)
 
 
-def use_400_for_validation_errors(app: FastAPI) -> None:
-    """Drop FastAPI's 422 entries from the OpenAPI document: this API answers 400 instead."""
+def finish_openapi(app: FastAPI, settings: Settings) -> None:
+    """Adjust the generated OpenAPI document to what the middleware and handlers answer.
+
+    FastAPI's 422 entries go: this API answers 400 instead. With BANK_API_KEY set, the two ways
+    to send the key are declared (Swagger UI's Authorize button uses them), and every operation
+    but the health check lists 401. In read-only mode every write lists 403.
+    """
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = generate()
-            for path_item in schema["paths"].values():
-                for operation in path_item.values():
-                    operation["responses"].pop("422", None)
+            components = schema.setdefault("components", {})
             for name in ("HTTPValidationError", "ValidationError"):
-                schema.get("components", {}).get("schemas", {}).pop(name, None)
-        return app.openapi_schema or {}
+                components.get("schemas", {}).pop(name, None)
+            if settings.BANK_API_KEY is not None:
+                components["securitySchemes"] = SECURITY_SCHEMES
+                schema["security"] = [{name: []} for name in SECURITY_SCHEMES]
+            for path_item in schema["paths"].values():
+                for method, operation in path_item.items():
+                    responses = operation["responses"]
+                    responses.pop("422", None)
+                    if operation["operationId"] == "health_check":
+                        operation["security"] = []
+                    elif settings.BANK_API_KEY is not None:
+                        responses["401"] = error_response_schema(401)
+                    if settings.BANK_READ_ONLY and method.upper() in WRITE_METHODS:
+                        responses["403"] = error_response_schema(403)
+            app.openapi_schema = schema
+        return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+SECURITY_SCHEMES = {
+    "APIKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    "HTTPBearer": {"type": "http", "scheme": "bearer"},
+}
+
+
+def error_response_schema(code: int) -> dict[str, Any]:
+    return {
+        "description": ERROR_DESCRIPTIONS[code],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    }
 
 
 # --- App ------------------------------------------------------------------------------------
@@ -127,7 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         level=settings.LOG_LEVEL.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
 
-    mcp = build_mcp_server(lambda: app.state.database)
+    mcp = build_mcp_server(lambda: app.state.database, read_only=settings.BANK_READ_ONLY)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -156,6 +194,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AnswersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES)
     app.add_middleware(InternalErrorMiddleware)
+    if settings.BANK_API_KEY is not None or settings.BANK_READ_ONLY:
+        # Outside the answers (no kept answer without the key) and the body limit (no 413
+        # to a stranger); inside CORS, so browsers can read a 401 and preflights pass.
+        api_key = settings.BANK_API_KEY
+        app.add_middleware(
+            AccessMiddleware,
+            api_key=None if api_key is None else api_key.get_secret_value(),
+            read_only=settings.BANK_READ_ONLY,
+        )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.CORS_ORIGINS,
@@ -173,7 +220,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         streamable_http_path="/mcp", stateless_http=True, json_response=True, host=settings.HOST
     )
     app.router.routes.extend(mcp_http.routes)
-    use_400_for_validation_errors(app)
+    finish_openapi(app, settings)
     return app
 
 

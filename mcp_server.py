@@ -99,21 +99,26 @@ def tool(mcp: MCPServer, annotations: ToolAnnotations) -> Callable[[ToolFn], Too
     return register
 
 
-def build_mcp_server(database: DatabaseProvider) -> MCPServer:
-    """The MCP server; `database` gives the Database that the running app or script owns."""
+def build_mcp_server(database: DatabaseProvider, *, read_only: bool = False) -> MCPServer:
+    """The MCP server; `database` gives the Database that the running app or script owns.
+
+    With `read_only`, the tools that change data are not offered at all.
+    """
     mcp = MCPServer(
         name=SERVICE_NAME,
         title="Dummy Bank API",
         version="1.0.0",
         instructions=INSTRUCTIONS,
     )
-    register_tools(mcp, database)
+    register_read_tools(mcp, database)
+    if not read_only:
+        register_write_tools(mcp, database)
     register_resources_and_prompts(mcp, database)
     return mcp
 
 
-def register_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
-    """Every tool the bank offers, each a thin call into the bank module."""
+def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
+    """The tools that only read, each a thin call into the bank module."""
 
     @tool(mcp, READ_ONLY)
     async def list_customers(
@@ -205,6 +210,10 @@ def register_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
         A bank account in import_portfolio names its institution by this id (institution_id).
         """
         return await answer(lambda: database().run(bank.list_institutions))
+
+
+def register_write_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
+    """The tools that change data, each a thin call into the bank module."""
 
     @tool(mcp, WRITE)
     async def register_customer(
@@ -315,7 +324,9 @@ def serve_stdio(settings: Settings) -> None:
     seed_if_empty(engine)
     database = Database(engine)
     try:
-        asyncio.run(build_mcp_server(lambda: database).run_stdio_async())
+        asyncio.run(
+            build_mcp_server(lambda: database, read_only=settings.BANK_READ_ONLY).run_stdio_async()
+        )
     finally:
         database.close()
 

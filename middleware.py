@@ -1,5 +1,8 @@
-"""Pure ASGI middleware: request logging and ids, body limits, and a 500 that leaks nothing."""
+"""Pure ASGI middleware: access, request logging and ids, body limits, and a 500 that leaks
+nothing."""
 
+import hashlib
+import hmac
 import json
 import logging
 import re
@@ -9,7 +12,8 @@ import uuid
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from errors import BodyTooLarge
+from errors import INVALID_API_KEY, MISSING_API_KEY, READ_ONLY, BodyTooLarge
+from settings import SERVICE_NAME
 
 logger = logging.getLogger("bank")
 
@@ -146,3 +150,63 @@ class RequestLogMiddleware:
                     (time.perf_counter() - started) * 1000,
                     request_id.decode(),
                 )
+
+
+# Open without a key: the health probe, and the docs with their schema and assets.
+PUBLIC_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+PUBLIC_PREFIXES = ("/static-offline-docs/",)
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# MCP sends every call, reads included, as a POST; in read-only mode its write tools are gone.
+MCP_PATH = "/mcp"
+
+
+def digest(secret: bytes) -> bytes:
+    return hashlib.sha256(secret).digest()
+
+
+class AccessMiddleware:
+    """The API key (when one is set) and read-only mode, checked before anything else runs.
+
+    It sits outside AnswersMiddleware, so an answer kept in memory is never served to a request
+    without the key, nor does read-only mode depend on which route would have answered.
+    """
+
+    def __init__(self, app: ASGIApp, *, api_key: str | None, read_only: bool) -> None:
+        self.app = app
+        # Digests of equal length: the comparison takes the same time whatever is sent.
+        self.key_digest = None if api_key is None else digest(api_key.encode())
+        self.read_only = read_only
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        if self.key_digest is not None:
+            given = presented_key(scope["headers"])
+            if given is None or not hmac.compare_digest(digest(given), self.key_digest):
+                detail = MISSING_API_KEY if given is None else INVALID_API_KEY
+                challenge = f'Bearer realm="{SERVICE_NAME}"'
+                if given is not None:
+                    challenge += ', error="invalid_token"'
+                headers = {"WWW-Authenticate": challenge}
+                response = JSONResponse({"detail": detail}, status_code=401, headers=headers)
+                await response(scope, receive, send)
+                return
+        if self.read_only and scope["method"] in WRITE_METHODS and path != MCP_PATH:
+            await JSONResponse({"detail": READ_ONLY}, status_code=403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def presented_key(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    """The key from X-API-Key, or else from `Authorization: Bearer <key>`; None if neither."""
+    bearer = None
+    for name, value in headers:
+        if name == b"x-api-key":
+            return value
+        if name == b"authorization" and bearer is None:
+            scheme, _, token = value.partition(b" ")
+            if scheme.lower() == b"bearer" and token.strip():
+                bearer = token.strip()
+    return bearer

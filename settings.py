@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     SQLITE_BUSY_TIMEOUT_MS: int = 10_000
     # Request bodies over this many bytes are refused with 413 before they are read whole.
     MAX_BODY_BYTES: int = Field(default=1_048_576, ge=1)
+    # When set, every endpoint but /health and the docs needs `X-API-Key: <key>` or
+    # `Authorization: Bearer <key>`; /mcp too. Unset: open, as a local sandbox is.
+    BANK_API_KEY: SecretStr | None = None
+    # 1: every write (over HTTP and MCP) is refused with 403 and changes nothing.
+    BANK_READ_ONLY: bool = False
     # Memory per server process for answers kept until their data changes (answers.py); 0: none.
     RESPONSE_CACHE_MB: int = Field(default=64, ge=0)
 
@@ -58,6 +63,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("BANK_API_KEY", mode="before")
+    @classmethod
+    def empty_key_is_none(cls, value: object) -> object:
+        # BANK_API_KEY= (empty) in a .env means no key, not a key anyone can send.
+        return None if value == "" else value
 
     @field_validator("LOG_LEVEL")
     @classmethod
