@@ -128,8 +128,11 @@ def free_port() -> int:
 class LiveServer:
     """The service started as `make run` starts it, on a free port and its own database."""
 
-    def __init__(self, database_url: str, log_path: Path) -> None:
+    def __init__(
+        self, database_url: str, log_path: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.database_url = database_url
+        self.env = env or {}
         self.log_path = log_path
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -142,6 +145,7 @@ class LiveServer:
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
             "LOG_LEVEL": "warning",
+            **self.env,
         }
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
