@@ -89,6 +89,18 @@ def write_engine(engine: Engine) -> Engine:
     return engine.execution_options(**{WRITE_TRANSACTION: True})
 
 
+def read_engine(engine: Engine) -> Engine:
+    """The engine for reads: every statement of one read sees the same snapshot.
+
+    A portfolio takes several queries; a customer deleted between two of them must not come
+    back half there. SQLite's read transactions are snapshots already (WAL); PostgreSQL's
+    default, READ COMMITTED, gives each statement its own, so reads ask for REPEATABLE READ.
+    """
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="REPEATABLE READ")
+    return engine
+
+
 def take_setup_lock(connection: Connection) -> None:
     """Hold the setup lock until the transaction ends, so processes starting together migrate
     and seed one after the other. SQLite needs nothing more: a write transaction (BEGIN
@@ -120,6 +132,7 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._write_engine = write_engine(engine)
+        self._read_engine = read_engine(engine)
         # SQLite: one connection kept for read_version, used only on the event loop's thread.
         sqlite = engine.dialect.name == "sqlite"
         self._version_connection = engine.raw_connection() if sqlite else None
@@ -142,7 +155,7 @@ class Database:
         """
 
         def call() -> T:
-            with Session(self._write_engine if write else self.engine) as session:
+            with Session(self._write_engine if write else self._read_engine) as session:
                 return operation(session=session, **kwargs)
 
         return await run_in_threadpool(call)

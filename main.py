@@ -502,4 +502,5 @@ if __name__ == "__main__":
         port=settings.PORT,
         log_level=settings.LOG_LEVEL,
         access_log=False,
+        timeout_graceful_shutdown=settings.SHUTDOWN_TIMEOUT_SECONDS,
     )

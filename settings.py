@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     BANK_API_KEY: SecretStr | None = None
     # 1: every write (over HTTP and MCP) is refused with 403 and changes nothing.
     BANK_READ_ONLY: bool = False
+    # On SIGTERM or Ctrl-C, requests in flight get this long to finish before the server stops.
+    SHUTDOWN_TIMEOUT_SECONDS: int = Field(default=30, ge=1)
     # Memory per server process for answers kept until their data changes (answers.py); 0: none.
     RESPONSE_CACHE_MB: int = Field(default=64, ge=0)
 
