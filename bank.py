@@ -5,15 +5,12 @@ already canonical (see models.normalize_customer_oid); every face validates them
 Functions that change data commit; run them with Database.run(..., write=True).
 """
 
-import base64
-import binascii
 import datetime as dt
-import json
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Date, Integer, delete, tuple_
@@ -28,10 +25,10 @@ from errors import (
     CustomerNotFound,
     InstitutionNotFound,
     InvalidCursor,
-    InvalidDateRange,
     ItemNotFound,
 )
 from models import (
+    CURSOR_SEPARATOR,
     REPORTING_CURRENCY,
     Asset,
     AssetCreate,
@@ -68,6 +65,9 @@ from models import (
     TransactionUpdate,
     User,
     UserPublic,
+    normalize_customer_oid,
+    page_query,
+    to_cents,
 )
 
 T = TypeVar("T")
@@ -85,14 +85,13 @@ USD_PER_UNIT: dict[Currency, Decimal] = {
     Currency.CAD: Decimal("0.73"),
     Currency.JPY: Decimal("0.0067"),
 }
-CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
 
 def to_reporting_currency(amount: Decimal, currency: Currency | str) -> Decimal:
     """Convert an amount into the reporting currency, rounded to the cent (banker's rounding)."""
     rate = USD_PER_UNIT[Currency(currency)] / USD_PER_UNIT[REPORTING_CURRENCY]
-    return (amount * rate).quantize(CENT, rounding=ROUND_HALF_EVEN)
+    return to_cents(amount * rate)
 
 
 def total_in_reporting_currency(amounts: Iterable[tuple[Decimal, Currency | str]]) -> Decimal:
@@ -116,33 +115,30 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
-def encode_cursor(kind: str, values: Sequence[Any]) -> str:
-    plain = [value.isoformat() if isinstance(value, dt.date) else value for value in values]
-    raw = json.dumps({"k": kind, "v": plain}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_cursor(values: Sequence[Any]) -> str:
+    """The cursor of a row: its list key, the parts joined (see models.page_query)."""
+    plain = (value.isoformat() if isinstance(value, dt.date) else str(value) for value in values)
+    return CURSOR_SEPARATOR.join(plain)
 
 
-def decode_cursor(cursor: str, kind: str, columns: Sequence[Any]) -> list[Any]:
-    """The key values a cursor carries, typed like `columns`; InvalidCursor if it is not ours."""
+def decode_cursor(cursor: str, columns: Sequence[Any]) -> list[Any]:
+    """The key values a cursor carries, typed like `columns`. The page query has checked its
+    form already; InvalidCursor if it still does not fit this list."""
+    parts = cursor.split(CURSOR_SEPARATOR)
+    if len(parts) != len(columns):
+        raise InvalidCursor()
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(data, dict) or data.get("k") != kind:
-            raise ValueError("cursor of another list")
-        values = data["v"]
-        if not isinstance(values, list) or len(values) != len(columns):
-            raise ValueError("cursor of another shape")
-        return [_cursor_value(column, value) for column, value in zip(columns, values, strict=True)]
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
+        return [_cursor_value(column, part) for column, part in zip(columns, parts, strict=True)]
+    except ValueError:
         raise InvalidCursor() from None
 
 
-def _cursor_value(column: Any, value: Any) -> Any:
+def _cursor_value(column: Any, value: str) -> Any:
     if isinstance(column.type, Date):
         return dt.date.fromisoformat(value)
-    expected = int if isinstance(column.type, Integer) else str
-    if type(value) is not expected:
-        raise ValueError("cursor value of another type")
-    return value
+    if isinstance(column.type, Integer):
+        return int(value)
+    return normalize_customer_oid(value) if column.key == "customer_oid" else value
 
 
 def ordered(key: Sequence[Any], *, newest_first: bool) -> list[Any]:
@@ -154,7 +150,6 @@ def paginate(
     session: Session,
     statement: SelectOfScalar[Any],
     *,
-    kind: str,
     key: Sequence[Any],
     newest_first: bool,
     page: PageQuery,
@@ -166,7 +161,7 @@ def paginate(
     """
     ordered_key, limit = tuple_(*key), page.limit
     if page.cursor is not None:
-        after = tuple_(*decode_cursor(page.cursor, kind, key))
+        after = tuple_(*decode_cursor(page.cursor, key))
         statement = statement.where(ordered_key < after if newest_first else ordered_key > after)
     order = ordered(key, newest_first=newest_first)
     rows = list(session.exec(statement.order_by(*order).limit(limit + 1)).all())
@@ -175,7 +170,7 @@ def paginate(
     last = rows[limit - 1]
     return Page(
         items=rows[:limit],
-        next_cursor=encode_cursor(kind, [getattr(last, column.key) for column in key]),
+        next_cursor=encode_cursor([getattr(last, column.key) for column in key]),
     )
 
 
@@ -186,7 +181,6 @@ def list_customers(*, session: Session, page: PageQuery = FIRST_PAGE) -> Page[Us
     users = paginate(
         session,
         select(User),
-        kind="customers",
         key=[col(User.customer_oid)],
         newest_first=False,
         page=page,
@@ -278,6 +272,11 @@ class Collection:
     def key(self) -> list[Any]:
         return [getattr(self.table, name) for name in self.order_by]
 
+    @property
+    def page_query(self) -> type[PageQuery]:
+        """Which page of this list; its cursor has the form of this list's key."""
+        return page_query(self.order_by)
+
     def public_of(self, row: Any) -> Any:
         return self.to_public(row) if self.to_public else self.public.model_validate(row)
 
@@ -364,7 +363,6 @@ def list_items(
     rows = paginate(
         session,
         collection.rows_of(customer_oid).where(*filters),
-        kind=collection.name,
         key=collection.key(),
         newest_first=collection.newest_first,
         page=page,
@@ -375,9 +373,10 @@ def list_items(
 def list_transactions(
     *, session: Session, customer_oid: str, query: TransactionQuery
 ) -> Page[TransactionPublic]:
-    """A customer's transactions, newest first, within [from, to] and of a type or category."""
-    if query.start is not None and query.end is not None and query.start > query.end:
-        raise InvalidDateRange()
+    """A customer's transactions, newest first, within [from, to] and of a type or category.
+
+    A range whose start is after its end holds no dates, so it lists no transactions.
+    """
     filters: list[ColumnElement[bool]] = []
     if query.start is not None:
         filters.append(col(Transaction.date) >= query.start)

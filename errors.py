@@ -5,7 +5,10 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
-OID_EXAMPLE = "550e8400-e29b-41d4-a716-446655440000"
+# The pattern of every free-text field: anything but NUL (see describe_validation_errors).
+NUL_FREE_PATTERN = r"^[^\x00]*$"
+# The first sample customer (John Doe): examples in the docs name someone who is there.
+OID_EXAMPLE = "550e8400-e29b-41d4-a716-446655440001"
 _ECHO_LIMIT = 64
 
 
@@ -59,6 +62,8 @@ def describe_validation_errors(errors: Sequence[Any]) -> str:
             problems.append(str(cause))
         else:
             message = str(cause) if error["type"] == "value_error" else error["msg"]
+            if error.get("ctx", {}).get("pattern") == NUL_FREE_PATTERN:
+                message = "Text cannot contain the NUL character (\\u0000)"
             location = ".".join(str(part) for part in error["loc"]) or "request body"
             problems.append(f"{location}: {message}")
     return "; ".join(problems)
@@ -69,7 +74,9 @@ class ItemNotFound(BankError):
         super().__init__(f"{label} {item_id} not found for CustomerOID '{customer_oid}'")
 
 
-class InstitutionNotFound(InvalidInput):
+class InstitutionNotFound(BankError):
+    """A bank account names an institution that is not there: 404, as for a missing customer."""
+
     def __init__(self, institution_id: int) -> None:
         super().__init__(
             f"institution_id: Institution {institution_id} does not exist (see GET /institutions)"
@@ -79,11 +86,6 @@ class InstitutionNotFound(InvalidInput):
 class InvalidCursor(InvalidInput):
     def __init__(self) -> None:
         super().__init__("cursor: Invalid cursor; use the one from the previous page's Link header")
-
-
-class InvalidDateRange(InvalidInput):
-    def __init__(self) -> None:
-        super().__init__("from: The start of the date range is after its end (to)")
 
 
 class BodyTooLarge(HTTPException):

@@ -8,10 +8,13 @@ from typing import Annotated, Any
 
 import uvicorn
 from fastapi import FastAPI, Path, Query, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 import bank
 from answers import CUSTOMER_LIST_VERSION, Answers, AnswersMiddleware, answer, customer_version
@@ -20,6 +23,7 @@ from errors import (
     BankError,
     CustomerAlreadyExists,
     CustomerNotFound,
+    InstitutionNotFound,
     InvalidInput,
     ItemNotFound,
     describe_validation_errors,
@@ -33,15 +37,17 @@ from middleware import (
     RequestLogMiddleware,
 )
 from models import (
+    MAX_ID,
     CustomerCreate,
     CustomerDeleted,
     CustomerExistence,
+    CustomerMissing,
     CustomerOID,
+    CustomerPageQuery,
     CustomerRegistered,
     ErrorResponse,
     Health,
     InstitutionPublic,
-    PageQuery,
     Portfolio,
     PortfolioImport,
     TransactionPublic,
@@ -57,11 +63,13 @@ STATUS_BY_ERROR: dict[type[BankError], int] = {
     InvalidInput: 400,
     CustomerNotFound: 404,
     ItemNotFound: 404,
+    InstitutionNotFound: 404,
     CustomerAlreadyExists: 409,
 }
 ERROR_DESCRIPTIONS = {
     400: "Invalid input: a malformed CustomerOID, a missing or invalid field, or malformed JSON",
-    404: "No customer with this CustomerOID (or, for an item, no such item of that customer)",
+    404: "No customer with this CustomerOID (or, for an item, no such item of that customer; "
+    "for a bank account, no institution with its institution_id)",
     409: "A customer with this CustomerOID already exists",
     401: "BANK_API_KEY is set, and the request has no X-API-Key or Bearer token, or a wrong one",
     403: "The server is read-only (BANK_READ_ONLY=1): nothing was changed",
@@ -79,8 +87,8 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 CustomerOIDPath = Annotated[CustomerOID, Path(description="The customer's CustomerOID")]
-ItemId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The item's id")]
-PageParams = Annotated[PageQuery, Query()]
+ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="The item's id")]
+CustomerPageParams = Annotated[CustomerPageQuery, Query()]
 PAGED: dict[int | str, dict[str, Any]] = {
     200: {
         "headers": {
@@ -101,6 +109,22 @@ async def validation_error_handler(_request: Request, exc: Exception) -> JSONRes
     # The first part of each location says where the value was (body, path, query).
     errors = [{**error, "loc": tuple(error["loc"][1:])} for error in exc.errors()]
     return JSONResponse({"detail": describe_validation_errors(errors)}, status_code=400)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (404 for an unknown path, 405); a 405 lists every method the
+    path has. Starlette names only those of the first route whose path matched."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code != 405:
+        return await http_exception_handler(request, exc)
+    allowed = sorted(
+        method
+        for route in request.app.router.routes
+        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE
+        for method in route.methods or ()
+    )
+    detail = f"Method {request.method} is not allowed here; use {', '.join(allowed)}"
+    return JSONResponse({"detail": detail}, status_code=405, headers={"Allow": ", ".join(allowed)})
 
 
 async def bank_error_handler(_request: Request, exc: Exception) -> JSONResponse:
@@ -137,10 +161,52 @@ def finish_openapi(app: FastAPI, settings: Settings) -> None:
                         responses["401"] = error_response_schema(401)
                     if settings.BANK_READ_ONLY and method.upper() in WRITE_METHODS:
                         responses["403"] = error_response_schema(403)
+            add_links(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+# Operations whose answer names a customer that later calls can use.
+CUSTOMER_MAKERS = {"register_customer", "import_user_portfolio"}
+
+
+def add_links(schema: dict[str, Any]) -> None:
+    """OpenAPI links: which later calls take the CustomerOID or item id an answer carries.
+
+    A registered or imported customer leads to every operation on that customer (its
+    existence, portfolio, collections, deletion); a created item to reading, changing and
+    deleting it. Clients and fuzzers such as Schemathesis follow them to chain calls.
+    """
+    operations = [
+        (path, method, operation)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    ]
+    for path, method, operation in operations:
+        if operation["operationId"] in CUSTOMER_MAKERS:
+            targets = [
+                o
+                for p, _, o in operations
+                if p.endswith("{customer_oid}") or ("{customer_oid}/" in p and "{item_id}" not in p)
+            ]
+            parameters = {"customer_oid": "$response.body#/customer_oid"}
+        elif method == "post" and path.startswith("/customer/{customer_oid}/"):
+            targets = [o for p, _, o in operations if p == f"{path}/{{item_id}}"]
+            parameters = {
+                "customer_oid": "$response.body#/customer_oid",
+                "item_id": "$response.body#/id",
+            }
+        else:
+            continue
+        links = {
+            target["operationId"]: {"operationId": target["operationId"], "parameters": parameters}
+            for target in targets
+        }
+        for status, response in operation["responses"].items():
+            if status in {"200", "201"}:
+                response["links"] = links
 
 
 SECURITY_SCHEMES = {
@@ -190,6 +256,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(BankError, bank_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     # Innermost first: answers from memory still pass the error and CORS middleware.
     app.add_middleware(AnswersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES)
@@ -233,7 +300,7 @@ def add_routes(app: FastAPI) -> None:
         response_model=list[UserPublic],
         responses={**PAGED, **error_responses(400)},
     )
-    async def list_customers(page: PageParams, request: Request) -> Response:
+    async def list_customers(page: CustomerPageParams, request: Request) -> Response:
         """Registered customers with their CustomerOID and name, by CustomerOID, page by page."""
         return await answer(
             request, CUSTOMER_LIST_VERSION, bank.list_customers, list[UserPublic], page=page
@@ -266,11 +333,27 @@ def add_routes(app: FastAPI) -> None:
         operation_id="customer_exists",
         summary="Check whether a customer exists",
         tags=["customers"],
-        responses=error_responses(400),
+        responses={
+            404: {
+                "model": CustomerMissing,
+                "description": "No such customer: the answer says so, with an error's detail",
+            },
+            **error_responses(400),
+        },
     )
     async def customer_exists(customer_oid: CustomerOIDPath, db: DatabaseDep) -> CustomerExistence:
-        """Answer whether the CustomerOID is registered, with the name when it is."""
-        return await db.run(bank.customer_exists, customer_oid=customer_oid)
+        """Answer whether the CustomerOID is registered, with the name when it is.
+
+        An unknown customer is 404 with `exists: false`, as a deleted resource is gone for
+        every path below it.
+        """
+        existence = await db.run(bank.customer_exists, customer_oid=customer_oid)
+        if not existence.exists:
+            missing = CustomerMissing(
+                detail=CustomerNotFound(customer_oid).message, **existence.model_dump()
+            )
+            return JSONResponse(missing.model_dump(), status_code=404)  # type: ignore[return-value]
+        return existence
 
     @app.get(
         "/user-portfolio/{customer_oid}",
@@ -297,7 +380,7 @@ def add_routes(app: FastAPI) -> None:
         tags=["portfolio"],
         responses={
             201: {"model": Portfolio, "description": "The customer was created"},
-            **error_responses(400, 413),
+            **error_responses(400, 404, 413),
         },
     )
     async def import_user_portfolio(
@@ -379,6 +462,7 @@ def add_collection_routes(app: FastAPI, collection: bank.Collection) -> None:
     item_path = f"{path}/{{item_id}}"
     label = collection.label.lower()
     tags: list[str | Enum] = [collection.name]
+    PageParams = Annotated[collection.page_query, Query()]  # type: ignore[name-defined]
 
     if collection is not bank.TRANSACTIONS:  # listed with its filters in add_routes
 

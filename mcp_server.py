@@ -24,9 +24,9 @@ from models import (
     CustomerDeleted,
     CustomerExistence,
     CustomerPage,
+    CustomerPageQuery,
     CustomerRegistered,
     InstitutionPublic,
-    PageQuery,
     Portfolio,
     PortfolioImport,
     TransactionPage,
@@ -132,7 +132,7 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
         """
 
         async def page() -> CustomerPage:
-            query = PageQuery.model_validate({"limit": limit, "cursor": cursor})
+            query = CustomerPageQuery.model_validate({"limit": limit, "cursor": cursor})
             customers = await database().run(bank.list_customers, page=query)
             return CustomerPage(customers=customers.items, next_cursor=customers.next_cursor)
 

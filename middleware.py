@@ -10,6 +10,7 @@ import time
 import uuid
 
 from fastapi.responses import JSONResponse
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from errors import INVALID_API_KEY, MISSING_API_KEY, READ_ONLY, BodyTooLarge
@@ -193,10 +194,19 @@ class AccessMiddleware:
                 response = JSONResponse({"detail": detail}, status_code=401, headers=headers)
                 await response(scope, receive, send)
                 return
-        if self.read_only and scope["method"] in WRITE_METHODS and path != MCP_PATH:
+        if self.read_only and scope["method"] in WRITE_METHODS and is_write_route(scope):
             await JSONResponse({"detail": READ_ONLY}, status_code=403)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def is_write_route(scope: Scope) -> bool:
+    """Whether a route of the app takes this write: not /mcp, and not a method the path lacks
+    (that one is the router's 405, and changes nothing either)."""
+    if scope["path"] == MCP_PATH:
+        return False
+    routes = scope["app"].router.routes
+    return any(isinstance(r, Route) and r.matches(scope)[0] == Match.FULL for r in routes)
 
 
 def presented_key(headers: list[tuple[bytes, bytes]]) -> bytes | None:

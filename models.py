@@ -1,9 +1,10 @@
 """Tables and API shapes: for each entity a Base, the table, and its public form."""
 
 import datetime as dt
+import functools
 import re
 import unicodedata
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
@@ -21,7 +22,13 @@ from sqlalchemy import BigInteger, Dialect, Index, Integer, String
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Relationship, SQLModel
 
-from errors import OID_EXAMPLE, InvalidCustomerOID, InvalidInput
+from errors import (
+    NUL_FREE_PATTERN,
+    OID_EXAMPLE,
+    InvalidCursor,
+    InvalidCustomerOID,
+    InvalidInput,
+)
 
 # --- Customer identifiers -------------------------------------------------------------------
 
@@ -104,6 +111,26 @@ def json_number(value: Any) -> Any:
     return value
 
 
+def json_integer(value: Any) -> Any:
+    """Refuse true and false where an integer belongs; pydantic would read them as 1 and 0."""
+    if isinstance(value, bool):
+        raise ValueError("Input should be an integer")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(json_integer)]
+JsonFloat = Annotated[float, BeforeValidator(json_number)]
+# The largest row id a client may name: the largest integer a JSON number holds exactly
+# (JavaScript's Number.MAX_SAFE_INTEGER), and far inside a 64-bit column.
+MAX_ID: Final = 2**53 - 1
+RowIdRef = Annotated[
+    JsonInt,
+    PydanticField(ge=1, le=MAX_ID),
+    # Spelt out: inside a table model's Field, pydantic's own ge/le would reach the schema raw.
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_ID, "examples": [1]}),
+]
+
+
 def iso_date(value: Any) -> Any:
     """Accept dates only as YYYY-MM-DD (not timestamps or other spellings pydantic would take)."""
     if isinstance(value, dt.date) or (isinstance(value, str) and _ISO_DATE_RE.fullmatch(value)):
@@ -117,8 +144,8 @@ def iso_month(value: str) -> str:
     return value
 
 
-_ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_MONTH_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+_ISO_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MONTH_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 IsoDate = Annotated[dt.date, BeforeValidator(iso_date)]
 Month = Annotated[
@@ -128,7 +155,12 @@ Month = Annotated[
         {"type": "string", "pattern": f"^{_MONTH_RE.pattern}$", "examples": ["2026-09"]}
     ),
 ]
-Quantity = Annotated[float, BeforeValidator(json_number), PydanticField(gt=0, allow_inf_nan=False)]
+Quantity = Annotated[
+    float,
+    BeforeValidator(json_number),
+    PydanticField(gt=0, allow_inf_nan=False),
+    WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "examples": [10]}),
+]
 
 # --- Money ----------------------------------------------------------------------------------
 
@@ -158,17 +190,53 @@ class MoneyColumn(TypeDecorator[Decimal]):
         return None if value is None else Decimal(int(value)).scaleb(-2)
 
 
+# The largest amount one field holds: 15 digits, two of them cents (stored as hundredths).
+MAX_MONEY: Final = Decimal("9999999999999.99")
+CENT: Final = Decimal("0.01")
+
+
+def to_cents(value: Decimal) -> Decimal:
+    """Round to the cent, half to even: 0.1 + 0.2 from a float-minded client is 0.30."""
+    return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def money_schema(minimum: Decimal) -> WithJsonSchema:
+    # No multipleOf 0.01: JSON Schema validators test it in binary floating point and reject
+    # exact two-decimal amounts such as 4227.24. Amounts are rounded to the cent instead.
+    return WithJsonSchema(
+        {
+            "type": "number",
+            "minimum": float(minimum),
+            "maximum": float(MAX_MONEY),
+            "description": "Rounded to the cent (half to even)",
+            "examples": [1250.5],
+        }
+    )
+
+
 # Exact inside (Decimal, two places); a plain JSON number outside, as the API has always sent.
 Money = Annotated[
     Decimal,
     BeforeValidator(json_number),
-    PydanticField(max_digits=15, decimal_places=2, allow_inf_nan=False),
+    PydanticField(ge=-float(MAX_MONEY), le=float(MAX_MONEY), allow_inf_nan=False),
+    AfterValidator(to_cents),
     PlainSerializer(float, return_type=float, when_used="json"),
-    # No multipleOf 0.01: JSON Schema validators test it in binary floating point and reject
-    # exact two-decimal amounts such as 4227.24.
-    WithJsonSchema({"type": "number", "description": "At most two decimals", "examples": [1250.5]}),
+    money_schema(-MAX_MONEY),
 ]
-NonNegativeMoney = Annotated[Money, PydanticField(ge=0)]
+NonNegativeMoney = Annotated[
+    Decimal,
+    BeforeValidator(json_number),
+    PydanticField(ge=0, le=float(MAX_MONEY), allow_inf_nan=False),
+    AfterValidator(to_cents),
+    PlainSerializer(float, return_type=float, when_used="json"),
+    money_schema(Decimal(0)),
+]
+# A sum of amounts, computed by the bank: exact, in cents, without the bound of one field.
+Total = Annotated[
+    Decimal,
+    PlainSerializer(float, return_type=float, when_used="json"),
+    WithJsonSchema({"type": "number", "description": "Exact to the cent", "examples": [1250.5]}),
+]
 
 # --- Enumerations ---------------------------------------------------------------------------
 
@@ -266,15 +334,23 @@ def customer_fk() -> Any:
     )
 
 
+# Text may hold any character but NUL, which PostgreSQL cannot store in a text column.
+NO_NUL: Final = {"pattern": NUL_FREE_PATTERN}
+
+
 def text(max_length: int, description: str | None = None) -> Any:
     """A required, non-empty text field."""
-    return Field(min_length=1, max_length=max_length, description=description)
+    return Field(min_length=1, max_length=max_length, description=description, schema_extra=NO_NUL)
+
+
+def optional_text(max_length: int) -> Any:
+    return Field(default=None, max_length=max_length, schema_extra=NO_NUL)
 
 
 class RowId(SQLModel):
     """A stored row's key: listed first in every public shape, as the API has always shown it."""
 
-    id: int
+    id: JsonInt
 
 
 class CustomerRow(RowId):
@@ -290,7 +366,7 @@ class StrictInput(SQLModel):
 class ReadOnlyKeys(SQLModel):
     """The keys a document from GET carries; accepted on import and ignored."""
 
-    id: int | None = PydanticField(default=None, description="Ignored")
+    id: JsonInt | None = PydanticField(default=None, description="Ignored")
     customer_oid: str | None = PydanticField(default=None, description="Ignored")
 
 
@@ -353,7 +429,7 @@ class Asset(AssetBase, table=True):
 
 
 class AssetPublic(AssetBase, CustomerRow):
-    unrealized_gain: Money | None = Field(
+    unrealized_gain: Total | None = Field(
         default=None, description="current_value minus cost_basis, when the cost is known"
     )
     unrealized_gain_pct: float | None = Field(
@@ -366,8 +442,8 @@ class AssetCreate(AssetBase, StrictInput):
 
 
 class AssetImport(AssetCreate, ReadOnlyKeys):
-    unrealized_gain: float | None = PydanticField(default=None, description="Ignored")
-    unrealized_gain_pct: float | None = PydanticField(default=None, description="Ignored")
+    unrealized_gain: JsonFloat | None = PydanticField(default=None, description="Ignored")
+    unrealized_gain_pct: JsonFloat | None = PydanticField(default=None, description="Ignored")
 
 
 # --- Bank accounts --------------------------------------------------------------------------
@@ -378,8 +454,8 @@ class BankAccountBase(SQLModel):
     account_type: AccountType = Field(sa_type=_ENUM_COLUMN)
     balance: Money = Field(sa_type=MoneyColumn)
     currency: Currency = Field(default=Currency.USD, sa_type=_CURRENCY_COLUMN)
-    iban: str | None = Field(default=None, max_length=34)
-    institution_id: int = Field(
+    iban: str | None = optional_text(34)
+    institution_id: RowIdRef = Field(
         foreign_key="institutions.id",
         index=True,
         sa_type=_ID_COLUMN,
@@ -421,7 +497,7 @@ class TransactionBase(SQLModel):
     description: str = text(200)
     category: str = text(50)
     type: TransactionType = Field(sa_type=_ENUM_COLUMN)
-    symbol: str | None = Field(default=None, max_length=20)
+    symbol: str | None = optional_text(20)
     currency: Currency = Field(default=Currency.USD, sa_type=_CURRENCY_COLUMN)
 
 
@@ -490,9 +566,9 @@ class DerivativeTransactionBase(SQLModel):
     premium: NonNegativeMoney | None = Field(default=None, sa_type=MoneyColumn)
     expiration_date: IsoDate
     execution_date: IsoDate
-    strategy: str | None = Field(default=None, max_length=50)
+    strategy: str | None = optional_text(50)
     status: DerivativeStatus = Field(sa_type=_ENUM_COLUMN)
-    counterparty: str | None = Field(default=None, max_length=100)
+    counterparty: str | None = optional_text(100)
     currency: Currency = Field(default=Currency.USD, sa_type=_CURRENCY_COLUMN)
 
 
@@ -554,10 +630,10 @@ class HasData(BaseModel):
 
 class PortfolioSummary(BaseModel):
     customer_oid: str
-    total_cash_balance: Money = PydanticField(
+    total_cash_balance: Total = PydanticField(
         description="Sum of account balances, converted to the reporting currency"
     )
-    total_spending: Money = PydanticField(
+    total_spending: Total = PydanticField(
         description="Sum of spending, converted to the reporting currency"
     )
     total_assets: int = PydanticField(description="Number of asset holdings")
@@ -567,17 +643,17 @@ class PortfolioSummary(BaseModel):
     total_derivative_positions: int
     has_data: HasData
     currency: Currency = PydanticField(description="The reporting currency of every total")
-    total_asset_value: Money = PydanticField(
+    total_asset_value: Total = PydanticField(
         description="Sum of the assets' current values, in the reporting currency"
     )
-    net_worth: Money = PydanticField(description="total_cash_balance plus total_asset_value")
-    asset_allocation: dict[AssetType, Money] = PydanticField(
+    net_worth: Total = PydanticField(description="total_cash_balance plus total_asset_value")
+    asset_allocation: dict[AssetType, Total] = PydanticField(
         description="Current value per asset type, in the reporting currency"
     )
-    spending_by_category: dict[str, Money] = PydanticField(
+    spending_by_category: dict[str, Total] = PydanticField(
         description="Spending per category, in the reporting currency"
     )
-    spending_by_month: dict[str, Money] = PydanticField(
+    spending_by_month: dict[str, Total] = PydanticField(
         description="Spending per month (YYYY-MM), in the reporting currency"
     )
 
@@ -650,6 +726,29 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
 
+# A cursor names the last row of the previous page by its list key, the parts joined by
+# '.': a CustomerOID, an item id, or a date or month and an id. Any string of that form is a
+# position in the list, so the OpenAPI pattern says exactly which cursors are accepted.
+_CURSOR_ID = r"[1-9][0-9]{0,17}"
+_YEAR = r"(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+_DATE = (
+    rf"(?:{_YEAR}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
+    r"|(?:0[13578]|1[02])-31)"
+    r"|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)-02-29)"
+)
+CURSOR_PARTS: Final = {
+    "customer_oid": f"(?:{_UUID_RE.pattern}|{_LEGACY_RE.pattern})",
+    "id": _CURSOR_ID,
+    "date": _DATE,
+    "month": f"(?:{_MONTH_RE.pattern})",
+}
+CURSOR_SEPARATOR: Final = "."
+
+
+def cursor_pattern(key: tuple[str, ...]) -> str:
+    return "^" + re.escape(CURSOR_SEPARATOR).join(CURSOR_PARTS[name] for name in key) + "$"
+
+
 class PageQuery(BaseModel):
     """Which page of a list: at most `limit` items, after the position `cursor` names."""
 
@@ -663,7 +762,37 @@ class PageQuery(BaseModel):
     )
 
 
-class TransactionQuery(PageQuery):
+@functools.cache
+def page_query(key: tuple[str, ...]) -> type[PageQuery]:
+    """The page query of a list ordered by `key`: its cursor must have that key's form."""
+    pattern = re.compile(cursor_pattern(key))
+
+    def check(value: str | None) -> str | None:
+        if value is not None and not pattern.fullmatch(value):
+            raise InvalidCursor()
+        return value
+
+    cursor_type = Annotated[
+        str | None,
+        AfterValidator(check),
+        WithJsonSchema(
+            {"anyOf": [{"type": "string", "pattern": pattern.pattern}, {"type": "null"}]}
+        ),
+    ]
+    field = PageQuery.model_fields["cursor"]
+    model: type[PageQuery] = create_model(
+        f"PageQuery_{'_'.join(key)}",
+        __base__=PageQuery,
+        cursor=(cursor_type, PydanticField(default=None, description=field.description)),
+    )
+    return model
+
+
+class CustomerPageQuery(page_query(("customer_oid",))):  # type: ignore[misc]
+    """A page of customers, by CustomerOID."""
+
+
+class TransactionQuery(page_query(("date", "id"))):  # type: ignore[misc]
     """A page of transactions, optionally within a date range and of one type or category."""
 
     start: IsoDate | None = PydanticField(
@@ -674,7 +803,7 @@ class TransactionQuery(PageQuery):
     )
     type: TransactionType | None = PydanticField(default=None, description="Only this type")
     category: str | None = PydanticField(
-        default=None, max_length=50, description="Only this category"
+        default=None, max_length=50, pattern=NUL_FREE_PATTERN, description="Only this category"
     )
 
 
@@ -725,6 +854,15 @@ class CustomerExistence(BaseModel):
     customer_oid: str
     exists: bool
     name: str | None
+
+
+class CustomerMissing(BaseModel):
+    """The answer of the existence check for an unknown customer (404): an error and an answer."""
+
+    detail: str
+    customer_oid: str
+    exists: Literal[False]
+    name: None
 
 
 # --- Service --------------------------------------------------------------------------------

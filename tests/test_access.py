@@ -223,6 +223,11 @@ def test_read_only_refuses_every_write_and_changes_nothing(read_only: TestClient
     assert snapshot(read_only) == before
 
 
+def test_read_only_leaves_a_method_a_path_lacks_to_the_router(read_only: TestClient) -> None:
+    response = read_only.put("/customers")
+    assert (response.status_code, response.headers["allow"]) == (405, "GET")
+
+
 def test_read_only_still_answers_every_read(read_only: TestClient) -> None:
     for method, url, _ in every_operation(read_only):
         if method == "GET":

@@ -200,12 +200,29 @@ def test_bad_item_id_is_400(client: TestClient, item_id: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "sent, stored",
+    [
+        (1.234, 1.23),
+        (1.235, 1.24),
+        (0.1 + 0.2, 0.3),
+        (2.5e-7, 0),
+        (9999999999999.99, 9999999999999.99),
+    ],
+)
+def test_money_is_rounded_to_the_cent(client: TestClient, sent: float, stored: float) -> None:
+    item = create(client, "assets", current_value=sent)
+    assert item["current_value"] == stored
+    assert item in portfolio(client)["assets"]
+
+
+@pytest.mark.parametrize(
     "collection, field, value, problem",
     [
         ("assets", "quantity", "10", "Input should be a number"),
         ("assets", "quantity", True, "Input should be a number"),
         ("assets", "quantity", 0, "greater than 0"),
-        ("assets", "current_value", 1.234, "no more than 2 decimal places"),
+        ("assets", "current_value", 1e13, "less than or equal to 9999999999999.99"),
+        ("bank-accounts", "balance", -1e13, "greater than or equal to -9999999999999.99"),
         ("assets", "current_value", -5, "greater than or equal to 0"),
         ("assets", "asset_type", "gold", "Input should be 'stock'"),
         ("assets", "currency", "XYZ", "Input should be 'USD'"),
@@ -216,6 +233,10 @@ def test_bad_item_id_is_400(client: TestClient, item_id: str) -> None:
         ("transactions", "date", "01/02/2026", "YYYY-MM-DD"),
         ("transactions", "date", 1767225600, "YYYY-MM-DD"),
         ("transactions", "type", "gift", "Input should be 'buy'"),
+        ("transactions", "description", "a\x00b", "cannot contain the NUL character"),
+        ("transactions", "symbol", "\x00", "cannot contain the NUL character"),
+        ("bank-accounts", "institution_id", True, "Input should be an integer"),
+        ("bank-accounts", "institution_id", 2**53, "less than or equal to 9007199254740991"),
         ("spending", "month", "2026-13", "YYYY-MM"),
         ("spending", "month", "2026-1", "YYYY-MM"),
         ("spending", "amount", -1, "greater than or equal to 0"),
@@ -267,13 +288,13 @@ def test_bank_account_needs_an_existing_institution(client: TestClient) -> None:
     created = client.post(
         f"/customer/{OWNER}/bank-accounts", json={**VALID["bank-accounts"], "institution_id": 999}
     )
-    assert created.status_code == 400
+    assert created.status_code == 404
     assert "Institution 999 does not exist" in created.json()["detail"]
     account = create(client, "bank-accounts")
     patched = client.patch(
         f"/customer/{OWNER}/bank-accounts/{account['id']}", json={"institution_id": 999}
     )
-    assert patched.status_code == 400
+    assert patched.status_code == 404
     assert client.get(f"/customer/{OWNER}/bank-accounts/{account['id']}").json() == account
 
 
@@ -345,3 +366,23 @@ def test_deleted_spending_leaves_the_breakdowns(client: TestClient) -> None:
     after = summary(client)
     assert "2031-01" not in after["spending_by_month"]
     assert "books" not in after["spending_by_category"]
+
+
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [
+        ("OPTIONS", f"/customer/{OWNER}/assets", "GET, POST"),
+        ("PUT", f"/customer/{OWNER}/assets/1", "DELETE, GET, PATCH"),
+        ("PATCH", f"/user-portfolio/{OWNER}", "GET, PUT"),
+        ("POST", "/customers", "GET"),
+    ],
+)
+def test_a_method_the_path_lacks_is_405_naming_every_allowed_one(
+    client: TestClient, method: str, path: str, allowed: str
+) -> None:
+    before = portfolio(client)
+    response = client.request(method, path, json={})
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+    assert response.json() == {"detail": f"Method {method} is not allowed here; use {allowed}"}
+    assert portfolio(client) == before

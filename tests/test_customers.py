@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import NEW_OID, SAMPLE_OIDS
 
-INVALID_OID_HINT = "expected a UUID such as 550e8400-e29b-41d4-a716-446655440000"
+INVALID_OID_HINT = "expected a UUID such as 550e8400-e29b-41d4-a716-446655440001"
 
 
 def test_list_customers_returns_the_five_samples_in_oid_order(client: TestClient) -> None:
@@ -158,8 +158,13 @@ def test_register_malformed_request_is_400(client: TestClient, body: str, proble
 
 def test_exists_for_unknown_customer(client: TestClient) -> None:
     response = client.get(f"/customer/{NEW_OID}/exists")
-    assert response.status_code == 200
-    assert response.json() == {"customer_oid": NEW_OID, "exists": False, "name": None}
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": f"Customer with CustomerOID '{NEW_OID}' not found",
+        "customer_oid": NEW_OID,
+        "exists": False,
+        "name": None,
+    }
 
 
 def test_exists_invalid_oid_is_400(client: TestClient) -> None:
