@@ -62,3 +62,16 @@ def test_docs_assets_are_served_locally(live_server: LiveServer) -> None:
         assert "/static-offline-docs/" in html, page
     bundle = httpx.get(f"{live_server.base_url}/static-offline-docs/swagger-ui-bundle.js")
     assert bundle.status_code == 200 and len(bundle.content) > 100_000
+
+
+def test_swagger_ui_offers_authorize_when_a_key_is_set(database_url: str, tmp_path: Path) -> None:
+    server = LiveServer(database_url, tmp_path / "server.log", {"BANK_API_KEY": "browser-key"})
+    server.start()
+    try:
+        dom = rendered_dom(f"{server.base_url}/docs", tmp_path / "profile")
+    finally:
+        server.stop()
+    # The schema loaded without the key, and declares the two ways to send one.
+    assert 'class="btn authorize' in dom
+    for path in PATHS:
+        assert f'data-path="{path}"' in dom, path
