@@ -14,7 +14,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
 
 import bank
 from answers import CUSTOMER_LIST_VERSION, Answers, AnswersMiddleware, answer, customer_version
@@ -35,6 +34,7 @@ from middleware import (
     BodyLimitMiddleware,
     InternalErrorMiddleware,
     RequestLogMiddleware,
+    allowed_methods,
 )
 from models import (
     MAX_ID,
@@ -117,12 +117,7 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code != 405:
         return await http_exception_handler(request, exc)
-    allowed = sorted(
-        method
-        for route in request.app.router.routes
-        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE
-        for method in route.methods or ()
-    )
+    allowed = sorted(allowed_methods(request.scope))
     detail = f"Method {request.method} is not allowed here; use {', '.join(allowed)}"
     return JSONResponse({"detail": detail}, status_code=405, headers={"Allow": ", ".join(allowed)})
 

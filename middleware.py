@@ -200,13 +200,20 @@ class AccessMiddleware:
         await self.app(scope, receive, send)
 
 
+def allowed_methods(scope: Scope) -> set[str]:
+    """Every method the app's routes take on this request's path (none for an unknown path)."""
+    return {
+        method
+        for route in scope["app"].router.routes
+        if isinstance(route, Route) and route.matches(scope)[0] != Match.NONE
+        for method in route.methods or ()
+    }
+
+
 def is_write_route(scope: Scope) -> bool:
     """Whether a route of the app takes this write: not /mcp, and not a method the path lacks
     (that one is the router's 405, and changes nothing either)."""
-    if scope["path"] == MCP_PATH:
-        return False
-    routes = scope["app"].router.routes
-    return any(isinstance(r, Route) and r.matches(scope)[0] == Match.FULL for r in routes)
+    return scope["path"] != MCP_PATH and scope["method"] in allowed_methods(scope)
 
 
 def presented_key(headers: list[tuple[bytes, bytes]]) -> bytes | None:
