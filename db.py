@@ -1,8 +1,9 @@
-"""The database engine, its SQLite pragmas, migrations, and Database.run for routes and tools."""
+"""The database engine, its SQLite pragmas, migrations, and the typed read/write runner that
+routes and tools call the domain through."""
 
 import logging
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -18,6 +19,7 @@ from settings import PROJECT_DIR, Settings
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
 # Execution option marking a session's transactions as writes (see _configure_sqlite).
 WRITE_TRANSACTION = "bank_write_transaction"
 
@@ -126,6 +128,12 @@ def reset_schema(engine: Engine) -> None:
     migrate(engine)
 
 
+class WriteSession(Session):
+    """A session whose transaction is a write: on SQLite it holds the write lock from its first
+    statement (BEGIN IMMEDIATE). Domain functions that change data take one, so mypy refuses
+    to run them through Database.read."""
+
+
 class Database:
     """The engine, and the one way routes and tools run domain functions against it."""
 
@@ -142,23 +150,29 @@ class Database:
             self._version_connection.close()
         self.engine.dispose()
 
-    async def run(self, operation: Callable[..., T], /, *, write: bool = False, **kwargs: Any) -> T:
-        """Run `operation(session=..., **kwargs)` in a worker thread with a session of its own.
+    async def read(
+        self,
+        operation: Callable[Concatenate[Session, P], T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """`operation(session, ...)` on a worker thread, in a read transaction of its own."""
+        return await run_in_threadpool(
+            _in_session, Session, self._read_engine, operation, *args, **kwargs
+        )
 
-        `write=True` for operations that change data: on SQLite their transaction then holds
-        the write lock from its first statement.
-
-        The session closes, and its connection goes back to the pool, inside that thread, before
-        the response is built. A request therefore never holds a connection while it waits for a
-        thread, so worker threads never wait on connections held by requests without a thread:
-        the pool (larger than the 40 threads) cannot run dry into timeouts under load.
-        """
-
-        def call() -> T:
-            with Session(self._write_engine if write else self._read_engine) as session:
-                return operation(session=session, **kwargs)
-
-        return await run_in_threadpool(call)
+    async def write(
+        self,
+        operation: Callable[Concatenate[WriteSession, P], T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """`operation(session, ...)` on a worker thread, in a write transaction of its own."""
+        return await run_in_threadpool(
+            _in_session, WriteSession, self._write_engine, operation, *args, **kwargs
+        )
 
     async def read_version(self, sql: str, params: dict[str, Any]) -> int | None:
         """The first column of the first row of one small query (a data version, answers.py).
@@ -182,6 +196,20 @@ class Database:
 
     async def is_reachable(self) -> bool:
         return await run_in_threadpool(database_is_reachable, self.engine)
+
+
+def _in_session(
+    kind: type[Session], engine: Engine, operation: Callable[..., T], /, *args: Any, **kwargs: Any
+) -> T:
+    """Run `operation` with a session of its own, on the calling (worker) thread.
+
+    The session closes, and its connection goes back to the pool, inside that thread, before
+    the response is built. A request therefore never holds a connection while it waits for a
+    thread, so worker threads never wait on connections held by requests without a thread:
+    the pool (larger than the 40 threads) cannot run dry into timeouts under load.
+    """
+    with kind(engine) as session:
+        return operation(session, *args, **kwargs)
 
 
 async def get_database(request: Request) -> Database:  # async: no thread for an attribute

@@ -1,14 +1,23 @@
-"""Errors a client can cause. Each message is safe to show and is the `detail` clients see."""
+"""Errors a client can cause. Each carries its HTTP status, and its message is safe to show: it is
+the `detail` clients see, over HTTP and MCP alike."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.exceptions import HTTPException
 
+from constants import (
+    BODY_TOO_LARGE,
+    CUSTOMER_ALREADY_EXISTS,
+    CUSTOMER_NOT_FOUND,
+    INSTITUTION_NOT_FOUND,
+    INVALID_CURSOR,
+    INVALID_CUSTOMER_OID,
+    ITEM_NOT_FOUND,
+)
+
 # The pattern of every free-text field: anything but NUL (see describe_validation_errors).
 NUL_FREE_PATTERN = r"^[^\x00]*$"
-# The first sample customer (John Doe): examples in the docs name someone who is there.
-OID_EXAMPLE = "550e8400-e29b-41d4-a716-446655440001"
 _ECHO_LIMIT = 64
 
 
@@ -20,6 +29,8 @@ def _echo(value: str) -> str:
 class BankError(Exception):
     """Base of every error caused by the request rather than by the server."""
 
+    status_code: ClassVar[int]
+
     @property
     def message(self) -> str:
         return str(self.args[0])
@@ -28,23 +39,56 @@ class BankError(Exception):
 class InvalidInput(BankError, ValueError):
     """The request is malformed; it is a ValueError so pydantic validators can raise it too."""
 
+    status_code = 400
+
 
 class InvalidCustomerOID(InvalidInput):
     def __init__(self, value: str) -> None:
-        super().__init__(
-            f"Invalid CustomerOID '{_echo(value)}': expected a UUID such as {OID_EXAMPLE} "
-            "(any case, hyphens optional) or a legacy ID of 8-36 characters from A-Z, 0-9 and '-'"
-        )
+        super().__init__(INVALID_CUSTOMER_OID.format(value=_echo(value)))
+
+
+class InvalidCursor(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(INVALID_CURSOR)
+
+
+class InstitutionNotFound(InvalidInput):
+    """A bank account names an institution that is not there: the customer in the URL exists,
+    the body is what is wrong, so 400."""
+
+    def __init__(self, institution_id: int) -> None:
+        super().__init__(INSTITUTION_NOT_FOUND.format(institution_id=institution_id))
 
 
 class CustomerNotFound(BankError):
+    status_code = 404
+
     def __init__(self, customer_oid: str) -> None:
-        super().__init__(f"Customer with CustomerOID '{customer_oid}' not found")
+        super().__init__(CUSTOMER_NOT_FOUND.format(customer_oid=customer_oid))
+
+
+class ItemNotFound(BankError):
+    status_code = 404
+
+    def __init__(self, label: str, item_id: int, customer_oid: str) -> None:
+        super().__init__(
+            ITEM_NOT_FOUND.format(label=label, item_id=item_id, customer_oid=customer_oid)
+        )
 
 
 class CustomerAlreadyExists(BankError):
+    status_code = 409
+
     def __init__(self, customer_oid: str) -> None:
-        super().__init__(f"Customer with CustomerOID '{customer_oid}' already exists")
+        super().__init__(CUSTOMER_ALREADY_EXISTS.format(customer_oid=customer_oid))
+
+
+class BodyTooLarge(HTTPException):
+    """Raised while a body is read past MAX_BODY_BYTES. An HTTPException, not a BankError:
+    FastAPI turns any other error raised while it reads a body into a 400."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, BODY_TOO_LARGE.format(limit=limit))
 
 
 def describe_validation_errors(errors: Sequence[Any]) -> str:
@@ -67,36 +111,3 @@ def describe_validation_errors(errors: Sequence[Any]) -> str:
             location = ".".join(str(part) for part in error["loc"]) or "request body"
             problems.append(f"{location}: {message}")
     return "; ".join(problems)
-
-
-class ItemNotFound(BankError):
-    def __init__(self, label: str, item_id: int, customer_oid: str) -> None:
-        super().__init__(f"{label} {item_id} not found for CustomerOID '{customer_oid}'")
-
-
-class InstitutionNotFound(BankError):
-    """A bank account names an institution that is not there: 404, as for a missing customer."""
-
-    def __init__(self, institution_id: int) -> None:
-        super().__init__(
-            f"institution_id: Institution {institution_id} does not exist (see GET /institutions)"
-        )
-
-
-class InvalidCursor(InvalidInput):
-    def __init__(self) -> None:
-        super().__init__("cursor: Invalid cursor; use the one from the previous page's Link header")
-
-
-class BodyTooLarge(HTTPException):
-    """Raised while a body is read past MAX_BODY_BYTES. An HTTPException, not a BankError:
-    FastAPI turns any other error raised while it reads a body into a 400."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"Request body too large: the limit is {limit:,} bytes")
-
-
-# Access (middleware.AccessMiddleware): answered before any route runs.
-MISSING_API_KEY = "Missing API key: send it as 'X-API-Key: <key>' or 'Authorization: Bearer <key>'"
-INVALID_API_KEY = "Invalid API key"
-READ_ONLY = "The bank is read-only (BANK_READ_ONLY=1): nothing was changed"

@@ -15,11 +15,14 @@ from mcp.server.mcpserver.exceptions import ResourceError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, SkipValidation, TypeAdapter, ValidationError
 
-import bank
+import bank.collections
+import bank.customers
+import bank.portfolio
+from constants import API_TITLE, API_VERSION, OID_EXAMPLE, SERVICE_NAME
 from db import Database, create_db_engine, migrate
-from errors import OID_EXAMPLE, BankError, describe_validation_errors
+from errors import BankError, describe_validation_errors
+from fields import CUSTOMER_OID_PATTERN, normalize_customer_oid
 from models import (
-    CUSTOMER_OID_PATTERN,
     CustomerCreate,
     CustomerDeleted,
     CustomerExistence,
@@ -32,10 +35,9 @@ from models import (
     TransactionPage,
     TransactionQuery,
     TransactionType,
-    normalize_customer_oid,
 )
 from seed import seed_if_empty
-from settings import SERVICE_NAME, Settings, get_settings
+from settings import Settings, get_settings
 
 DatabaseProvider = Callable[[], Database]
 ToolFn = TypeVar("ToolFn", bound=Callable[..., Awaitable[CallToolResult]])
@@ -47,9 +49,9 @@ get_portfolio for everything the bank holds on one: assets, bank accounts, trans
 spending, derivatives and a summary whose totals are in the summary's reporting currency.
 Errors come back as tool errors whose text says what was wrong."""
 
-READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
-WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
-DESTRUCTIVE = ToolAnnotations(
+READ_TOOL = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+WRITE_TOOL = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
+DESTRUCTIVE_TOOL = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
 )
 
@@ -106,8 +108,8 @@ def build_mcp_server(database: DatabaseProvider, *, read_only: bool = False) -> 
     """
     mcp = MCPServer(
         name=SERVICE_NAME,
-        title="Dummy Bank API",
-        version="1.0.0",
+        title=API_TITLE,
+        version=API_VERSION,
         instructions=INSTRUCTIONS,
     )
     register_read_tools(mcp, database)
@@ -120,7 +122,7 @@ def build_mcp_server(database: DatabaseProvider, *, read_only: bool = False) -> 
 def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
     """The tools that only read, each a thin call into the bank module."""
 
-    @tool(mcp, READ_ONLY)
+    @tool(mcp, READ_TOOL)
     async def list_customers(
         limit: Annotated[int, Field(description="Customers per page, 1-1000")] = 100,
         cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
@@ -133,12 +135,12 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
 
         async def page() -> CustomerPage:
             query = CustomerPageQuery.model_validate({"limit": limit, "cursor": cursor})
-            customers = await database().run(bank.list_customers, page=query)
+            customers = await database().read(bank.customers.list_customers, page=query)
             return CustomerPage(customers=customers.items, next_cursor=customers.next_cursor)
 
         return await answer(page)
 
-    @tool(mcp, READ_ONLY)
+    @tool(mcp, READ_TOOL)
     async def get_portfolio(
         customer_oid: CustomerOIDArgument,
     ) -> Annotated[CallToolResult, Portfolio]:
@@ -151,12 +153,12 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
         allocation, cash, spending or derivative exposure. An unknown customer is a tool error.
         """
         return await answer(
-            lambda: database().run(
-                bank.get_portfolio, customer_oid=normalize_customer_oid(customer_oid)
+            lambda: database().read(
+                bank.portfolio.get_portfolio, customer_oid=normalize_customer_oid(customer_oid)
             )
         )
 
-    @tool(mcp, READ_ONLY)
+    @tool(mcp, READ_TOOL)
     async def customer_exists(
         customer_oid: CustomerOIDArgument,
     ) -> Annotated[CallToolResult, CustomerExistence]:
@@ -166,12 +168,12 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
         exist. The customer_oid in the answer is the canonical (lower-case, hyphenated) form.
         """
         return await answer(
-            lambda: database().run(
-                bank.customer_exists, customer_oid=normalize_customer_oid(customer_oid)
+            lambda: database().read(
+                bank.customers.customer_exists, customer_oid=normalize_customer_oid(customer_oid)
             )
         )
 
-    @tool(mcp, READ_ONLY)
+    @tool(mcp, READ_TOOL)
     async def get_transactions(
         customer_oid: CustomerOIDArgument,
         from_date: Annotated[str | None, Field(description="Earliest date, YYYY-MM-DD")] = None,
@@ -198,24 +200,26 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
                 {"from": from_date, "to": to_date, "type": type, "category": category}
                 | {"limit": limit, "cursor": cursor}
             )
-            found = await database().run(bank.list_transactions, customer_oid=oid, query=query)
+            found = await database().read(
+                bank.collections.list_transactions, customer_oid=oid, query=query
+            )
             return TransactionPage(transactions=found.items, next_cursor=found.next_cursor)
 
         return await answer(page)
 
-    @tool(mcp, READ_ONLY)
+    @tool(mcp, READ_TOOL)
     async def list_institutions() -> Annotated[CallToolResult, list[InstitutionPublic]]:
         """List the banks, brokers and exchanges: {id, name, routing_number, type}.
 
         A bank account in import_portfolio names its institution by this id (institution_id).
         """
-        return await answer(lambda: database().run(bank.list_institutions))
+        return await answer(lambda: database().read(bank.customers.list_institutions))
 
 
 def register_write_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
     """The tools that change data, each a thin call into the bank module."""
 
-    @tool(mcp, WRITE)
+    @tool(mcp, WRITE_TOOL)
     async def register_customer(
         name: Annotated[str, Field(description="The customer's name, 2-100 characters")],
         customer_oid: Annotated[
@@ -232,16 +236,15 @@ def register_write_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
         tool error saying it already exists.
         """
         return await answer(
-            lambda: database().run(
-                bank.register_customer,
-                write=True,
+            lambda: database().write(
+                bank.customers.register_customer,
                 customer=CustomerCreate.model_validate(
                     {"name": name, "customer_oid": customer_oid}
                 ),
             )
         )
 
-    @tool(mcp, DESTRUCTIVE)
+    @tool(mcp, DESTRUCTIVE_TOOL)
     async def import_portfolio(
         customer_oid: CustomerOIDArgument,
         # Validated in the tool, not by the SDK, so errors read as they do over HTTP.
@@ -259,14 +262,14 @@ def register_write_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
         async def stored() -> Portfolio:
             oid = normalize_customer_oid(customer_oid)
             document = PortfolioImport.model_validate(portfolio)
-            result: tuple[Portfolio, bool] = await database().run(
-                bank.import_portfolio, write=True, customer_oid=oid, portfolio=document
+            stored_portfolio, _created = await database().write(
+                bank.portfolio.import_portfolio, customer_oid=oid, portfolio=document
             )
-            return result[0]
+            return stored_portfolio
 
         return await answer(stored)
 
-    @tool(mcp, DESTRUCTIVE)
+    @tool(mcp, DESTRUCTIVE_TOOL)
     async def delete_customer(
         customer_oid: CustomerOIDArgument,
     ) -> Annotated[CallToolResult, CustomerDeleted]:
@@ -275,8 +278,8 @@ def register_write_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
         Returns {customer_oid, message}. An unknown customer is a tool error.
         """
         return await answer(
-            lambda: database().run(
-                bank.delete_customer, write=True, customer_oid=normalize_customer_oid(customer_oid)
+            lambda: database().write(
+                bank.customers.delete_customer, customer_oid=normalize_customer_oid(customer_oid)
             )
         )
 
@@ -291,12 +294,12 @@ def register_resources_and_prompts(mcp: MCPServer, database: DatabaseProvider) -
     async def customer_portfolio(customer_oid: str) -> str:
         """A customer's complete portfolio, the same JSON as GET /user-portfolio/{customer_oid}."""
         try:
-            portfolio: Portfolio = await database().run(
-                bank.get_portfolio, customer_oid=normalize_customer_oid(customer_oid)
+            found = await database().read(
+                bank.portfolio.get_portfolio, customer_oid=normalize_customer_oid(customer_oid)
             )
         except BankError as error:
             raise ResourceError(error.message) from None
-        return portfolio.model_dump_json()
+        return found.model_dump_json()
 
     @mcp.prompt(title="Portfolio review")
     def portfolio_review(customer_oid: CustomerOIDArgument) -> str:

@@ -10,15 +10,20 @@ import time
 import uuid
 
 from fastapi.responses import JSONResponse
-from starlette.routing import Match, Route
+from fastapi.routing import iter_route_contexts
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from errors import INVALID_API_KEY, MISSING_API_KEY, READ_ONLY, BodyTooLarge
-from settings import SERVICE_NAME
+from constants import (
+    INTERNAL_ERROR,
+    INVALID_API_KEY,
+    MISSING_API_KEY,
+    READ_ONLY_REFUSAL,
+    SERVICE_NAME,
+)
+from errors import BodyTooLarge
 
 logger = logging.getLogger("bank")
-
-INTERNAL_ERROR = "Internal server error"
 
 
 class TrackedSend:
@@ -168,7 +173,7 @@ def digest(secret: bytes) -> bytes:
 class AccessMiddleware:
     """The API key (when one is set) and read-only mode, checked before anything else runs.
 
-    It sits outside AnswersMiddleware, so an answer kept in memory is never served to a request
+    It sits outside ResponseCacheMiddleware, so a cached answer is never served to a request
     without the key, nor does read-only mode depend on which route would have answered.
     """
 
@@ -195,18 +200,19 @@ class AccessMiddleware:
                 await response(scope, receive, send)
                 return
         if self.read_only and scope["method"] in WRITE_METHODS and is_write_route(scope):
-            await JSONResponse({"detail": READ_ONLY}, status_code=403)(scope, receive, send)
+            await JSONResponse({"detail": READ_ONLY_REFUSAL}, status_code=403)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
 
 def allowed_methods(scope: Scope) -> set[str]:
-    """Every method the app's routes take on this request's path (none for an unknown path)."""
+    """Every method the app's routes take on this request's path (none for an unknown path),
+    routes of included routers among them."""
     return {
         method
-        for route in scope["app"].router.routes
-        if isinstance(route, Route) and route.matches(scope)[0] != Match.NONE
-        for method in route.methods or ()
+        for route in iter_route_contexts(scope["app"].router.routes)
+        if route.methods and route.matches(scope)[0] != Match.NONE
+        for method in route.methods
     }
 
 

@@ -1,168 +1,49 @@
-"""Tables and API shapes: for each entity a Base, the table, and its public form."""
+"""Tables and API shapes: for each entity a Base, the table, and its public form.
 
-import datetime as dt
+The field types and column helpers they are built from are in fields.py.
+"""
+
 import functools
 import re
-import unicodedata
-from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    PlainSerializer,
-    WithJsonSchema,
-    create_model,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema, create_model
 from pydantic import Field as PydanticField
-from sqlalchemy import BigInteger, Dialect, Index, Integer, String
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import BigInteger, Index, Integer
 from sqlmodel import Field, Relationship, SQLModel
 
-from errors import (
-    NUL_FREE_PATTERN,
-    OID_EXAMPLE,
-    InvalidCursor,
-    InvalidCustomerOID,
-    InvalidInput,
-)
-
-# --- Customer identifiers -------------------------------------------------------------------
-
-_UUID_RE = re.compile(
-    r"[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{12}"
-)
-_LEGACY_RE = re.compile(r"[A-Z0-9-]{8,36}")
-_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-CUSTOMER_OID_PATTERN = f"^{_UUID_RE.pattern}$|^{_LEGACY_RE.pattern}$"
-
-
-def normalize_customer_oid(value: str) -> str:
-    """Canonical form of a CustomerOID: one spelling per UUID, legacy IDs as given."""
-    if not (_UUID_RE.fullmatch(value) or _LEGACY_RE.fullmatch(value)):
-        raise InvalidCustomerOID(value)
-    digits = value.replace("-", "")
-    # An upper-case UUID with unusual hyphens also matches the legacy pattern; it is still
-    # that UUID, and must not become a second customer.
-    if len(digits) == 32 and set(digits) <= _HEX_DIGITS:
-        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}".lower()
-    return value
-
-
-CustomerOID = Annotated[
-    str,
-    AfterValidator(normalize_customer_oid),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": CUSTOMER_OID_PATTERN,
-            "description": "A UUID (any case, hyphens optional; stored lower-case and hyphenated) "
-            "or a legacy ID of 8-36 characters from A-Z, 0-9 and '-'.",
-            "examples": [OID_EXAMPLE],
-        }
-    ),
-]
-
-# --- Customer names -------------------------------------------------------------------------
-
-NAME_MIN_LENGTH = 2
-NAME_MAX_LENGTH = 100
-
-
-def clean_customer_name(value: str) -> str:
-    """Strip surrounding spaces and reject names that are too short, too long or unprintable."""
-    name = value.strip()
-    if not NAME_MIN_LENGTH <= len(name) <= NAME_MAX_LENGTH:
-        raise InvalidInput(
-            f"Customer name must be {NAME_MIN_LENGTH} to {NAME_MAX_LENGTH} characters long "
-            "(surrounding spaces are not counted)"
-        )
-    if any(unicodedata.category(char) == "Cc" for char in name):
-        raise InvalidInput("Customer name must not contain control characters")
-    return name
-
-
-CustomerName = Annotated[
-    str,
-    AfterValidator(clean_customer_name),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "minLength": NAME_MIN_LENGTH,
-            "maxLength": NAME_MAX_LENGTH,
-            "pattern": r"^[^\u0000-\u001f\u007f-\u009f]*$",
-            "description": "The customer's name: 2-100 characters after surrounding spaces are "
-            "removed, no control characters.",
-            "examples": ["John Doe"],
-        }
-    ),
-]
-
-# --- Numbers and dates ----------------------------------------------------------------------
-
-
-def json_number(value: Any) -> Any:
-    """Accept numbers only: a quoted "12.5" or a boolean is a client mistake, not a number."""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise ValueError("Input should be a number")
-    return value
-
-
-def json_integer(value: Any) -> Any:
-    """Refuse true and false where an integer belongs; pydantic would read them as 1 and 0."""
-    if isinstance(value, bool):
-        raise ValueError("Input should be an integer")
-    return value
-
-
-JsonInt = Annotated[int, BeforeValidator(json_integer)]
-JsonFloat = Annotated[float, BeforeValidator(json_number)]
-# The largest row id a client may name: the largest integer a JSON number holds exactly
-# (JavaScript's Number.MAX_SAFE_INTEGER), and far inside a 64-bit column.
-MAX_ID: Final = 2**53 - 1
-RowIdRef = Annotated[
+from constants import DELETED_MESSAGE, REGISTERED_MESSAGE
+from errors import NUL_FREE_PATTERN, InvalidCursor
+from fields import (
+    CURRENCY_COLUMN,
+    ENUM_COLUMN,
+    ID_COLUMN,
+    LEGACY_RE,
+    MONTH_RE,
+    NAME_MAX_LENGTH,
+    NEVER_REUSE_IDS,
+    OID_COLUMN,
+    UUID_RE,
+    CustomerName,
+    CustomerOID,
+    IsoDate,
+    JsonFloat,
     JsonInt,
-    PydanticField(ge=1, le=MAX_ID),
-    # Spelt out: inside a table model's Field, pydantic's own ge/le would reach the schema raw.
-    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_ID, "examples": [1]}),
-]
+    Money,
+    MoneyColumn,
+    Month,
+    NonNegativeMoney,
+    Quantity,
+    RowIdRef,
+    Total,
+    customer_fk,
+    optional_text,
+    sorted_text,
+    text,
+)
 
-
-def iso_date(value: Any) -> Any:
-    """Accept dates only as YYYY-MM-DD (not timestamps or other spellings pydantic would take)."""
-    if isinstance(value, dt.date) or (isinstance(value, str) and _ISO_DATE_RE.fullmatch(value)):
-        return value
-    raise ValueError("Input should be a date in YYYY-MM-DD form")
-
-
-def iso_month(value: str) -> str:
-    if not _MONTH_RE.fullmatch(value):
-        raise ValueError("Input should be a month in YYYY-MM form, such as 2026-09")
-    return value
-
-
-_ISO_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_MONTH_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
-
-IsoDate = Annotated[dt.date, BeforeValidator(iso_date)]
-Month = Annotated[
-    str,
-    AfterValidator(iso_month),
-    WithJsonSchema(
-        {"type": "string", "pattern": f"^{_MONTH_RE.pattern}$", "examples": ["2026-09"]}
-    ),
-]
-Quantity = Annotated[
-    float,
-    BeforeValidator(json_number),
-    PydanticField(gt=0, allow_inf_nan=False),
-    WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "examples": [10]}),
-]
-
-# --- Money ----------------------------------------------------------------------------------
+# --- Currencies -----------------------------------------------------------------------------
 
 
 class Currency(StrEnum):
@@ -176,67 +57,6 @@ class Currency(StrEnum):
 
 REPORTING_CURRENCY = Currency.USD
 
-
-class MoneyColumn(TypeDecorator[Decimal]):
-    """Money stored as integer hundredths, so sums in the database and in Python are exact."""
-
-    impl = BigInteger
-    cache_ok = True
-
-    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
-        return None if value is None else int(Decimal(value).scaleb(2).to_integral_value())
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        return None if value is None else Decimal(int(value)).scaleb(-2)
-
-
-# The largest amount one field holds: 15 digits, two of them cents (stored as hundredths).
-MAX_MONEY: Final = Decimal("9999999999999.99")
-CENT: Final = Decimal("0.01")
-
-
-def to_cents(value: Decimal) -> Decimal:
-    """Round to the cent, half to even: 0.1 + 0.2 from a float-minded client is 0.30."""
-    return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
-
-
-def money_schema(minimum: Decimal) -> WithJsonSchema:
-    # No multipleOf 0.01: JSON Schema validators test it in binary floating point and reject
-    # exact two-decimal amounts such as 4227.24. Amounts are rounded to the cent instead.
-    return WithJsonSchema(
-        {
-            "type": "number",
-            "minimum": float(minimum),
-            "maximum": float(MAX_MONEY),
-            "description": "Rounded to the cent (half to even)",
-            "examples": [1250.5],
-        }
-    )
-
-
-# Exact inside (Decimal, two places); a plain JSON number outside, as the API has always sent.
-Money = Annotated[
-    Decimal,
-    BeforeValidator(json_number),
-    PydanticField(ge=-float(MAX_MONEY), le=float(MAX_MONEY), allow_inf_nan=False),
-    AfterValidator(to_cents),
-    PlainSerializer(float, return_type=float, when_used="json"),
-    money_schema(-MAX_MONEY),
-]
-NonNegativeMoney = Annotated[
-    Decimal,
-    BeforeValidator(json_number),
-    PydanticField(ge=0, le=float(MAX_MONEY), allow_inf_nan=False),
-    AfterValidator(to_cents),
-    PlainSerializer(float, return_type=float, when_used="json"),
-    money_schema(Decimal(0)),
-]
-# A sum of amounts, computed by the bank: exact, in cents, without the bound of one field.
-Total = Annotated[
-    Decimal,
-    PlainSerializer(float, return_type=float, when_used="json"),
-    WithJsonSchema({"type": "number", "description": "Exact to the cent", "examples": [1250.5]}),
-]
 
 # --- Enumerations ---------------------------------------------------------------------------
 
@@ -303,50 +123,6 @@ class DerivativeStatus(StrEnum):
     EXERCISED = "exercised"
 
 
-# Enumerations are stored as their plain values (VARCHAR), not as database enum types,
-# so adding a member never needs a schema migration.
-_ENUM_COLUMN = String(20)
-_CURRENCY_COLUMN = String(3)
-
-
-def sorted_text(length: int) -> Any:
-    """Text the API sorts by: bytewise ("C") on PostgreSQL, as SQLite compares, so both engines
-    list rows in the same order."""
-    return String(length).with_variant(String(length, collation="C"), "postgresql")
-
-
-_OID_COLUMN = sorted_text(36)
-# BIGINT ids on PostgreSQL; SQLite's AUTOINCREMENT needs the column to be exactly INTEGER.
-_ID_COLUMN = BigInteger().with_variant(Integer(), "sqlite")
-# Ids are never reused (SQLite's AUTOINCREMENT, as PostgreSQL's sequences): an id a client holds
-# can never come to name another item, and both engines hand out the same ids.
-_NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
-
-
-def customer_fk() -> Any:
-    """The indexed customer_oid foreign key of a per-customer table; deleting the user cascades."""
-    return Field(
-        foreign_key="users.customer_oid",
-        ondelete="CASCADE",
-        index=True,
-        max_length=36,
-        sa_type=_OID_COLUMN,
-    )
-
-
-# Text may hold any character but NUL, which PostgreSQL cannot store in a text column.
-NO_NUL: Final = {"pattern": NUL_FREE_PATTERN}
-
-
-def text(max_length: int, description: str | None = None) -> Any:
-    """A required, non-empty text field."""
-    return Field(min_length=1, max_length=max_length, description=description, schema_extra=NO_NUL)
-
-
-def optional_text(max_length: int) -> Any:
-    return Field(default=None, max_length=max_length, schema_extra=NO_NUL)
-
-
 class RowId(SQLModel):
     """A stored row's key: listed first in every public shape, as the API has always shown it."""
 
@@ -374,7 +150,7 @@ class ReadOnlyKeys(SQLModel):
 
 
 class UserBase(SQLModel):
-    customer_oid: str = Field(primary_key=True, max_length=36, sa_type=_OID_COLUMN)
+    customer_oid: str = Field(primary_key=True, max_length=36, sa_type=OID_COLUMN)
     name: str = Field(max_length=NAME_MAX_LENGTH)
 
 
@@ -392,13 +168,13 @@ class UserPublic(UserBase):
 class InstitutionBase(SQLModel):
     name: str = Field(max_length=100)
     routing_number: str = Field(max_length=20)
-    type: InstitutionType = Field(sa_type=_ENUM_COLUMN)
+    type: InstitutionType = Field(sa_type=ENUM_COLUMN)
 
 
 class Institution(InstitutionBase, table=True):
     __tablename__ = "institutions"
-    __table_args__ = _NEVER_REUSE_IDS
-    id: int | None = Field(default=None, primary_key=True, sa_type=_ID_COLUMN)
+    __table_args__ = NEVER_REUSE_IDS
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID_COLUMN)
 
 
 class InstitutionPublic(InstitutionBase, RowId):
@@ -409,13 +185,13 @@ class InstitutionPublic(InstitutionBase, RowId):
 
 
 class AssetBase(SQLModel):
-    asset_type: AssetType = Field(sa_type=_ENUM_COLUMN)
+    asset_type: AssetType = Field(sa_type=ENUM_COLUMN)
     symbol: str = text(20)
     quantity: Quantity
     current_value: NonNegativeMoney = Field(
         sa_type=MoneyColumn, description="Market value of the whole holding"
     )
-    currency: Currency = Field(default=Currency.USD, sa_type=_CURRENCY_COLUMN)
+    currency: Currency = Field(default=Currency.USD, sa_type=CURRENCY_COLUMN)
     cost_basis: NonNegativeMoney | None = Field(
         default=None, sa_type=MoneyColumn, description="What the whole holding cost"
     )
@@ -423,8 +199,8 @@ class AssetBase(SQLModel):
 
 class Asset(AssetBase, table=True):
     __tablename__ = "assets"
-    __table_args__ = _NEVER_REUSE_IDS
-    id: int | None = Field(default=None, primary_key=True, sa_type=_ID_COLUMN)
+    __table_args__ = NEVER_REUSE_IDS
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID_COLUMN)
     customer_oid: str = customer_fk()
 
 
@@ -451,22 +227,22 @@ class AssetImport(AssetCreate, ReadOnlyKeys):
 
 class BankAccountBase(SQLModel):
     account_number: str = text(34)
-    account_type: AccountType = Field(sa_type=_ENUM_COLUMN)
+    account_type: AccountType = Field(sa_type=ENUM_COLUMN)
     balance: Money = Field(sa_type=MoneyColumn)
-    currency: Currency = Field(default=Currency.USD, sa_type=_CURRENCY_COLUMN)
+    currency: Currency = Field(default=Currency.USD, sa_type=CURRENCY_COLUMN)
     iban: str | None = optional_text(34)
     institution_id: RowIdRef = Field(
         foreign_key="institutions.id",
         index=True,
-        sa_type=_ID_COLUMN,
+        sa_type=ID_COLUMN,
         description="An id from GET /institutions",
     )
 
 
 class BankAccount(BankAccountBase, table=True):
     __tablename__ = "bank_accounts"
-    __table_args__ = _NEVER_REUSE_IDS
-    id: int | None = Field(default=None, primary_key=True, sa_type=_ID_COLUMN)
+    __table_args__ = NEVER_REUSE_IDS
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID_COLUMN)
     customer_oid: str = customer_fk()
     # Every account is shown with its institution, so load it in the same query.
     institution: Institution = Relationship(sa_relationship_kwargs={"lazy": "joined"})
@@ -496,9 +272,9 @@ class TransactionBase(SQLModel):
     )
     description: str = text(200)
     category: str = text(50)
-    type: TransactionType = Field(sa_type=_ENUM_COLUMN)
+    type: TransactionType = Field(sa_type=ENUM_COLUMN)
     symbol: str | None = optional_text(20)
-    currency: Currency = Field(default=Currency.USD, sa_type=_CURRENCY_COLUMN)
+    currency: Currency = Field(default=Currency.USD, sa_type=CURRENCY_COLUMN)
 
 
 class Transaction(TransactionBase, table=True):
@@ -506,9 +282,9 @@ class Transaction(TransactionBase, table=True):
     # Newest-first pages of one customer's history are read straight off this index.
     __table_args__ = (
         Index("ix_transactions_customer_date_id", "customer_oid", "date", "id"),
-        _NEVER_REUSE_IDS,
+        NEVER_REUSE_IDS,
     )
-    id: int | None = Field(default=None, primary_key=True, sa_type=_ID_COLUMN)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID_COLUMN)
     customer_oid: str = customer_fk()
 
 
@@ -531,13 +307,13 @@ class SpendingBase(SQLModel):
     category: str = text(50)
     amount: NonNegativeMoney = Field(sa_type=MoneyColumn)
     month: Month = Field(max_length=7, sa_type=sorted_text(7), description="YYYY-MM")
-    currency: Currency = Field(default=Currency.USD, sa_type=_CURRENCY_COLUMN)
+    currency: Currency = Field(default=Currency.USD, sa_type=CURRENCY_COLUMN)
 
 
 class Spending(SpendingBase, table=True):
     __tablename__ = "spending"
-    __table_args__ = _NEVER_REUSE_IDS
-    id: int | None = Field(default=None, primary_key=True, sa_type=_ID_COLUMN)
+    __table_args__ = NEVER_REUSE_IDS
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID_COLUMN)
     customer_oid: str = customer_fk()
 
 
@@ -557,9 +333,9 @@ class SpendingImport(SpendingCreate, ReadOnlyKeys):
 
 
 class DerivativeTransactionBase(SQLModel):
-    type: DerivativeType = Field(sa_type=_ENUM_COLUMN)
-    option_type: OptionType | None = Field(default=None, sa_type=_ENUM_COLUMN)
-    side: Side = Field(sa_type=_ENUM_COLUMN)
+    type: DerivativeType = Field(sa_type=ENUM_COLUMN)
+    option_type: OptionType | None = Field(default=None, sa_type=ENUM_COLUMN)
+    side: Side = Field(sa_type=ENUM_COLUMN)
     underlying: str = text(20)
     quantity: Quantity = Field(description="Number of contracts")
     strike_price: NonNegativeMoney | None = Field(default=None, sa_type=MoneyColumn)
@@ -567,15 +343,15 @@ class DerivativeTransactionBase(SQLModel):
     expiration_date: IsoDate
     execution_date: IsoDate
     strategy: str | None = optional_text(50)
-    status: DerivativeStatus = Field(sa_type=_ENUM_COLUMN)
+    status: DerivativeStatus = Field(sa_type=ENUM_COLUMN)
     counterparty: str | None = optional_text(100)
-    currency: Currency = Field(default=Currency.USD, sa_type=_CURRENCY_COLUMN)
+    currency: Currency = Field(default=Currency.USD, sa_type=CURRENCY_COLUMN)
 
 
 class DerivativeTransaction(DerivativeTransactionBase, table=True):
     __tablename__ = "derivative_transactions"
-    __table_args__ = _NEVER_REUSE_IDS
-    id: int | None = Field(default=None, primary_key=True, sa_type=_ID_COLUMN)
+    __table_args__ = NEVER_REUSE_IDS
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID_COLUMN)
     customer_oid: str = customer_fk()
 
 
@@ -595,8 +371,9 @@ class DerivativeTransactionImport(DerivativeTransactionCreate, ReadOnlyKeys):
 
 
 def patch_model(create: type[SQLModel]) -> type[SQLModel]:
-    """The PATCH shape of a Create model: every field optional, none of them nullable unless
-    it is nullable on create, so a PATCH can change a field but never blank a required one."""
+    """The fields of a PATCH made from a Create model: every field optional, none of them
+    nullable unless it is nullable on create, so a PATCH can change a field but never blank a
+    required one. The Update classes below add nothing to them but their name."""
     fields: dict[str, Any] = {
         # The metadata carries the field's constraints and validators (gt=0, lengths, ...).
         name: (
@@ -606,16 +383,31 @@ def patch_model(create: type[SQLModel]) -> type[SQLModel]:
         for name, field in create.model_fields.items()
     }
     model: type[SQLModel] = create_model(
-        create.__name__.replace("Create", "Update"), __base__=StrictInput, **fields
+        create.__name__.replace("Create", "Patch"), __base__=StrictInput, **fields
     )
     return model
 
 
-AssetUpdate = patch_model(AssetCreate)
-BankAccountUpdate = patch_model(BankAccountCreate)
-TransactionUpdate = patch_model(TransactionCreate)
-SpendingUpdate = patch_model(SpendingCreate)
-DerivativeTransactionUpdate = patch_model(DerivativeTransactionCreate)
+# The base classes are made from the Create models at import time, which mypy cannot follow.
+class AssetUpdate(patch_model(AssetCreate)):  # type: ignore[misc]
+    """The fields of an asset to change; those left out keep their values."""
+
+
+class BankAccountUpdate(patch_model(BankAccountCreate)):  # type: ignore[misc]
+    """The fields of a bank account to change; those left out keep their values."""
+
+
+class TransactionUpdate(patch_model(TransactionCreate)):  # type: ignore[misc]
+    """The fields of a transaction to change; those left out keep their values."""
+
+
+class SpendingUpdate(patch_model(SpendingCreate)):  # type: ignore[misc]
+    """The fields of a spending entry to change; those left out keep their values."""
+
+
+class DerivativeTransactionUpdate(patch_model(DerivativeTransactionCreate)):  # type: ignore[misc]
+    """The fields of a derivative transaction to change; those left out keep their values."""
+
 
 # --- Portfolio ------------------------------------------------------------------------------
 
@@ -706,7 +498,7 @@ class CustomerVersion(SQLModel, table=True):
         foreign_key="users.customer_oid",
         ondelete="CASCADE",
         max_length=36,
-        sa_type=_OID_COLUMN,
+        sa_type=OID_COLUMN,
     )
     version: int = Field(sa_type=BigInteger)
 
@@ -737,10 +529,10 @@ _DATE = (
     r"|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)-02-29)"
 )
 CURSOR_PARTS: Final = {
-    "customer_oid": f"(?:{_UUID_RE.pattern}|{_LEGACY_RE.pattern})",
+    "customer_oid": f"(?:{UUID_RE.pattern}|{LEGACY_RE.pattern})",
     "id": _CURSOR_ID,
     "date": _DATE,
-    "month": f"(?:{_MONTH_RE.pattern})",
+    "month": f"(?:{MONTH_RE.pattern})",
 }
 CURSOR_SEPARATOR: Final = "."
 
@@ -826,9 +618,6 @@ class TransactionPage(BaseModel):
 
 # --- Customer lifecycle ---------------------------------------------------------------------
 
-REGISTERED_MESSAGE: Final = "Customer registered successfully"
-DELETED_MESSAGE: Final = "Customer and all associated data deleted successfully"
-
 
 class CustomerCreate(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "John Doe"}]})
@@ -854,15 +643,6 @@ class CustomerExistence(BaseModel):
     customer_oid: str
     exists: bool
     name: str | None
-
-
-class CustomerMissing(BaseModel):
-    """The answer of the existence check for an unknown customer (404): an error and an answer."""
-
-    detail: str
-    customer_oid: str
-    exists: Literal[False]
-    name: None
 
 
 # --- Service --------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent
-SERVICE_NAME = "dummy-bank-api"
+
 DEFAULT_CORS_ORIGINS = [
     "http://localhost:3000",
     "http://localhost:3001",

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, column, insert, select, table
 from sqlmodel import Session
 from tqdm import tqdm
 
-import bank
+from bank.customers import list_institutions
 from db import write_engine
 from models import InstitutionType
 
@@ -49,7 +49,7 @@ ASSET_MIX: dict[str, tuple[str, ...]] = {
     "corporate": ("bond", "commodity", "real_estate", "cash"),
     "private_banking": ("stock", "etf", "real_estate", "bond", "commodity", "crypto"),
 }
-SPENDING: dict[str, tuple[str, ...]] = {
+SPENDING_CATEGORIES: dict[str, tuple[str, ...]] = {
     "conservative": ("groceries", "utilities", "healthcare"),
     "balanced": ("groceries", "dining", "transport", "utilities"),
     "aggressive": ("dining", "travel", "shopping", "entertainment"),
@@ -66,8 +66,8 @@ MONTHLY_INCOME = {  # cents
 
 # Lightweight views of the tables: rows go in as plain values (money already in cents, dates as
 # ISO text), skipping the per-value processing of the ORM's column types.
-USERS = table("users", column("customer_oid"), column("name"))
-ASSETS = table(
+USERS_TABLE = table("users", column("customer_oid"), column("name"))
+ASSETS_TABLE = table(
     "assets",
     *(
         column(c)
@@ -82,7 +82,7 @@ ASSETS = table(
         )
     ),
 )
-ACCOUNTS = table(
+ACCOUNTS_TABLE = table(
     "bank_accounts",
     *(
         column(c)
@@ -97,7 +97,7 @@ ACCOUNTS = table(
         )
     ),
 )
-TRANSACTIONS = table(
+TRANSACTIONS_TABLE = table(
     "transactions",
     *(
         column(c)
@@ -113,10 +113,10 @@ TRANSACTIONS = table(
         )
     ),
 )
-SPENDINGS = table(
+SPENDING_TABLE = table(
     "spending", *(column(c) for c in ("customer_oid", "category", "amount", "month", "currency"))
 )
-DERIVATIVES = table("derivative_transactions", *(column(c) for c in (
+DERIVATIVES_TABLE = table("derivative_transactions", *(column(c) for c in (
     "customer_oid", "type", "option_type", "side", "underlying", "quantity", "strike_price",
     "premium", "expiration_date", "execution_date", "strategy", "status", "counterparty",
     "currency")))  # fmt: skip
@@ -128,7 +128,15 @@ class Batch:
 
     rows: dict[Any, list[dict[str, Any]]] = field(
         default_factory=lambda: {
-            t: [] for t in (USERS, ASSETS, ACCOUNTS, TRANSACTIONS, SPENDINGS, DERIVATIVES)
+            t: []
+            for t in (
+                USERS_TABLE,
+                ASSETS_TABLE,
+                ACCOUNTS_TABLE,
+                TRANSACTIONS_TABLE,
+                SPENDING_TABLE,
+                DERIVATIVES_TABLE,
+            )
         }
     )
 
@@ -160,7 +168,7 @@ class CustomerFactory:
         profile = r.choices(PROFILES, PROFILE_WEIGHTS)[0]
         oid = str(uuid.UUID(int=r.getrandbits(128), version=4))
         name = self.fake.company() if profile == "corporate" else self.fake.name()
-        batch.rows[USERS].append({"customer_oid": oid, "name": name[:100]})
+        batch.rows[USERS_TABLE].append({"customer_oid": oid, "name": name[:100]})
         self.add_accounts(batch, oid, profile)
         self.add_assets(batch, oid, profile)
         self.add_transactions(batch, oid, profile)
@@ -175,7 +183,7 @@ class CustomerFactory:
         kinds += ["savings"] if r.random() < 0.7 else []
         kinds += ["brokerage"] if profile in ("aggressive", "private_banking", "balanced") else []
         for kind in kinds:
-            batch.rows[ACCOUNTS].append({
+            batch.rows[ACCOUNTS_TABLE].append({
                 "customer_oid": oid, "account_number": self.fake.bban(), "account_type": kind,
                 "balance": self.cents(low // 2, high * 3), "currency": "USD", "iban": None,
                 "institution_id": self.institutions["broker" if kind == "brokerage" else "bank"],
@@ -183,7 +191,7 @@ class CustomerFactory:
         if profile in ("corporate", "private_banking") or r.random() < 0.05:
             currency = r.choice(("EUR", "GBP", "CHF", "JPY"))
             scale = 150 if currency == "JPY" else 1
-            batch.rows[ACCOUNTS].append({
+            batch.rows[ACCOUNTS_TABLE].append({
                 "customer_oid": oid, "account_number": self.fake.bban(), "account_type": "savings",
                 "balance": self.cents(low, high * 2) * scale, "currency": currency,
                 "iban": self.fake.iban(), "institution_id": self.institutions["bank"],
@@ -200,7 +208,7 @@ class CustomerFactory:
                 symbol, low, high, currency = r.choice(FOREIGN_STOCKS)
             quantity = round(r.uniform(0.05, 2) if asset_type == "crypto" else r.randint(5, 400), 4)
             value = int(quantity * r.randint(low * 100, high * 100))
-            batch.rows[ASSETS].append({
+            batch.rows[ASSETS_TABLE].append({
                 "customer_oid": oid, "asset_type": asset_type, "symbol": symbol,
                 "quantity": quantity, "current_value": value, "currency": currency,
                 "cost_basis": int(value * r.uniform(0.55, 1.25)) if r.random() < 0.9 else None,
@@ -211,7 +219,7 @@ class CustomerFactory:
         low, high = MONTHLY_INCOME[profile]
         income = self.cents(low, high)
         corporate = profile == "corporate"
-        rows = batch.rows[TRANSACTIONS]
+        rows = batch.rows[TRANSACTIONS_TABLE]
         for first, month in self.months:
             rows.append({
                 "customer_oid": oid, "date": first.isoformat(), "amount": income,
@@ -238,11 +246,11 @@ class CustomerFactory:
 
     def add_spending(self, batch: Batch, oid: str, profile: str) -> None:
         r = self.random
-        categories = r.sample(SPENDING[profile], 2)
+        categories = r.sample(SPENDING_CATEGORIES[profile], 2)
         base = MONTHLY_INCOME[profile][0] // 10
         for _, month in self.months:
             for category in categories:
-                batch.rows[SPENDINGS].append({
+                batch.rows[SPENDING_TABLE].append({
                     "customer_oid": oid, "category": category,
                     "amount": self.cents(base // 2, base * 2), "month": month, "currency": "USD",
                 })  # fmt: skip
@@ -267,7 +275,7 @@ class CustomerFactory:
             else:
                 kind, option_type, premium = "future", None, None
                 underlying, strike = r.choice((("ES", 585_000), ("CL", 7_500), ("GC", 260_000)))
-            batch.rows[DERIVATIVES].append({
+            batch.rows[DERIVATIVES_TABLE].append({
                 "customer_oid": oid, "type": kind, "option_type": option_type,
                 "side": r.choice(("buy", "sell")), "underlying": underlying,
                 "quantity": float(r.randint(1, 50)), "strike_price": strike, "premium": premium,
@@ -285,14 +293,14 @@ class CustomerFactory:
             batch = Batch()
             for _ in range(min(BATCH_CUSTOMERS, count - made)):
                 self.add_customer(batch)
-            made += len(batch.rows[USERS])
+            made += len(batch.rows[USERS_TABLE])
             yield batch
 
 
 def institution_ids(engine: Engine) -> dict[str, int]:
     """The first bank's and the first broker's ids, for the generated accounts."""
     with Session(engine) as session:
-        institutions = bank.list_institutions(session=session)
+        institutions = list_institutions(session)
     ids: dict[str, int] = {}
     for institution in institutions:
         ids.setdefault(institution.type.value, institution.id)
@@ -314,7 +322,7 @@ def row_triggers_skipped(connection: Connection, tables: list[Any]) -> Iterator[
     if connection.dialect.name != "sqlite":
         yield
         return
-    names = [f"{t.name}_insert_version" for t in tables if t is not USERS]
+    names = [f"{t.name}_insert_version" for t in tables if t is not USERS_TABLE]
     triggers: Sequence[Any] = connection.execute(
         select(column("name"), column("sql"))
         .select_from(table("sqlite_master"))
@@ -346,10 +354,10 @@ def add_synthetic_customers(
             for target, rows in batch.rows.items():
                 if rows:
                     connection.execute(insert(target), rows)
-        customers += len(batch.rows[USERS])
+        customers += len(batch.rows[USERS_TABLE])
         written += batch.count()
         rate = written / max(time.monotonic() - started, 1e-9)
-        bar.update(len(batch.rows[USERS]))
+        bar.update(len(batch.rows[USERS_TABLE]))
         bar.set_postfix(rows=f"{written:,}", rows_per_s=f"{rate:,.0f}")
         if not show_bar and customers / count >= next_log:
             logger.info("%d/%d customers, %d rows, %.0f rows/s", customers, count, written, rate)

@@ -13,7 +13,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from errors import INVALID_API_KEY, MISSING_API_KEY, READ_ONLY
+from constants import INVALID_API_KEY, MISSING_API_KEY, READ_ONLY_REFUSAL
 from main import create_app
 from settings import PROJECT_DIR, Settings
 from tests.conftest import MCP_TOOLS, SAMPLE_OIDS, LiveServer
@@ -219,7 +219,7 @@ def test_read_only_refuses_every_write_and_changes_nothing(read_only: TestClient
     for method, url, body in writes:
         response = read_only.request(method, url, json=body)
         assert response.status_code == 403, (method, url)
-        assert response.json() == {"detail": READ_ONLY}
+        assert response.json() == {"detail": READ_ONLY_REFUSAL}
     assert snapshot(read_only) == before
 
 

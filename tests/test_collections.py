@@ -284,17 +284,17 @@ def test_unknown_field_is_400(client: TestClient) -> None:
     assert response.json()["detail"] == "colour: Extra inputs are not permitted"
 
 
-def test_bank_account_needs_an_existing_institution(client: TestClient) -> None:
+def test_bank_account_with_unknown_institution_is_400(client: TestClient) -> None:
     created = client.post(
         f"/customer/{OWNER}/bank-accounts", json={**VALID["bank-accounts"], "institution_id": 999}
     )
-    assert created.status_code == 404
+    assert created.status_code == 400
     assert "Institution 999 does not exist" in created.json()["detail"]
     account = create(client, "bank-accounts")
     patched = client.patch(
         f"/customer/{OWNER}/bank-accounts/{account['id']}", json={"institution_id": 999}
     )
-    assert patched.status_code == 404
+    assert patched.status_code == 400
     assert client.get(f"/customer/{OWNER}/bank-accounts/{account['id']}").json() == account
 
 

@@ -156,11 +156,10 @@ def test_register_malformed_request_is_400(client: TestClient, body: str, proble
     assert len(client.get("/customers").json()) == 5
 
 
-def test_exists_for_unknown_customer(client: TestClient) -> None:
+def test_exists_for_unknown_customer_is_200_with_exists_false(client: TestClient) -> None:
     response = client.get(f"/customer/{NEW_OID}/exists")
-    assert response.status_code == 404
+    assert response.status_code == 200
     assert response.json() == {
-        "detail": f"Customer with CustomerOID '{NEW_OID}' not found",
         "customer_oid": NEW_OID,
         "exists": False,
         "name": None,
@@ -180,7 +179,8 @@ def test_delete_customer_returns_seed_shape(client: TestClient) -> None:
         "customer_oid": SAMPLE_OIDS[2],
         "message": "Customer and all associated data deleted successfully",
     }
-    assert client.get(f"/customer/{SAMPLE_OIDS[2]}/exists").json()["exists"] is False
+    after = client.get(f"/customer/{SAMPLE_OIDS[2]}/exists")
+    assert after.status_code == 200 and after.json()["exists"] is False
     assert len(client.get("/customers").json()) == 4
 
 

@@ -144,7 +144,7 @@ def test_unknown_institution_rejects_the_whole_document(client: TestClient) -> N
     document = copy.deepcopy(before)
     document["bank_accounts"][-1]["institution_id"] = 42
     response = client.put(f"/user-portfolio/{oid}", json=document)
-    assert response.status_code == 404
+    assert response.status_code == 400
     assert "Institution 42 does not exist" in response.json()["detail"]
     assert get(client, oid) == before
 
@@ -152,7 +152,7 @@ def test_unknown_institution_rejects_the_whole_document(client: TestClient) -> N
 def test_unknown_institution_does_not_create_the_customer(client: TestClient) -> None:
     document = get(client, SAMPLE_OIDS[4])
     document["bank_accounts"][0]["institution_id"] = 42
-    assert client.put(f"/user-portfolio/{NEW_OID}", json=document).status_code == 404
+    assert client.put(f"/user-portfolio/{NEW_OID}", json=document).status_code == 400
     assert client.get(f"/customer/{NEW_OID}/exists").json()["exists"] is False
 
 

@@ -107,9 +107,10 @@ async def test_customer_exists_matches_rest_for_any_spelling(
     assert expected["exists"] is True and expected["customer_oid"] == SAMPLE_OIDS[2]
 
 
-async def test_customer_exists_for_unknown_customer(mcp: Client) -> None:
+async def test_customer_exists_for_unknown_customer(mcp: Client, client: TestClient) -> None:
     answer = await call(mcp, "customer_exists", customer_oid=NEW_OID)
     assert answer == {"customer_oid": NEW_OID, "exists": False, "name": None}
+    assert answer == client.get(f"/customer/{NEW_OID}/exists").json()
 
 
 async def test_register_customer_creates_it(mcp: Client, client: TestClient) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from settings import PROJECT_DIR
 from tests.conftest import LiveServer
 
 KEY = "fuzz-key"
@@ -35,7 +36,8 @@ def test_schemathesis_finds_nothing(database_url: str, tmp_path: Path, mode: str
     try:
         run = subprocess.run(
             [
-                SCHEMATHESIS, "run", f"{server.base_url}/openapi.json",
+                SCHEMATHESIS, "--config-file", str(PROJECT_DIR / "schemathesis.toml"),
+                "run", f"{server.base_url}/openapi.json",
                 "--checks", "all",
                 "--phases", PHASES,
                 "--seed", "20261124",

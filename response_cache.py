@@ -1,4 +1,5 @@
-"""Answers kept in memory: a GET's serialized body, served again while its data is unchanged.
+"""The response cache: a GET's serialized answer, kept in memory and served again while its data
+is unchanged.
 
 Each answer is stored with the data version it was read at: a customer's (customer_versions) or
 the customer list's (customer_list_version). Database triggers give a version a new random value
@@ -6,15 +7,16 @@ with every write to the data behind it (migration 0002). Before a stored answer 
 current version is read, one indexed lookup, and must match. Any write by any process (another
 worker, MCP, seed.py, reset_database.py, a SQL shell) therefore shows on the very next read.
 
-Routes fill the store (Answers.read); AnswersMiddleware serves from it, in front of routing, so
-a repeated GET skips FastAPI's parameter parsing too. Only a request with the same path and query
-string as one that succeeded is served from memory: its parameters are valid, as they were then.
+Routes fill the cache (ResponseCache.read); ResponseCacheMiddleware serves from it, in front of
+routing, so a repeated GET skips FastAPI's parameter parsing too. Only a request with the same
+path and query string as one that succeeded is served from memory: its parameters are valid, as
+they were then.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 from cachetools import LRUCache
 from fastapi import Request, Response
@@ -23,7 +25,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bank import Page
+from bank.pagination import Page
 from db import Database
 
 
@@ -87,8 +89,12 @@ def _key(scope: Scope) -> tuple[str, bytes]:
     return scope["path"], scope["query_string"]
 
 
-class Answers:
-    """The answers of one server process, least recently used dropped beyond `max_bytes`."""
+P = ParamSpec("P")
+
+
+class ResponseCache:
+    """The cached answers of one server process, least recently used dropped beyond
+    `max_bytes`."""
 
     def __init__(self, database: Database, *, max_bytes: int) -> None:
         self.database = database
@@ -100,20 +106,22 @@ class Answers:
         self,
         request: Request,
         version: Version,
-        operation: Callable[..., Any],
         shape: Any,
-        **kwargs: Any,
+        operation: Callable[Concatenate[Session, P], Any],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
     ) -> Response:
-        """Answer the GET `request` with `operation(session=..., **kwargs)` serialized as
-        `shape`, and store the answer with `version` as it was when the data was read."""
+        """Answer the GET `request` with `operation(session, ...)` serialized as `shape`, and
+        keep the answer with `version` as it was when the data was read."""
 
-        def read_fresh(*, session: Session) -> tuple[int | None, Answer]:
+        def read_fresh(session: Session) -> tuple[int | None, Answer]:
             # The version first, in the same transaction: the data read after it is never
             # older, so an answer is never stored under a version newer than its data.
             version_read = session.execute(text(version.sql), version.params).scalar()
-            return version_read, serialize(request, shape, operation(session=session, **kwargs))
+            return version_read, serialize(request, shape, operation(session, *args, **kwargs))
 
-        version_read, answer = await self.database.run(read_fresh)
+        version_read, answer = await self.database.read(read_fresh)
         store = self._store
         if store is not None and version_read is not None and len(answer.body) <= store.maxsize:
             store[_key(request.scope)] = Stored(answer, version, int(version_read))
@@ -128,25 +136,31 @@ class Answers:
         return stored.answer if current == stored.version_read else None
 
 
-class AnswersMiddleware:
-    """Answer a GET from the app's Answers when a current answer is stored (see above)."""
+class ResponseCacheMiddleware:
+    """Answer a GET from the app's response cache when a current answer is kept (see above)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
-            answers: Answers | None = getattr(scope["app"].state, "answers", None)
-            answer = await answers.stored(scope) if answers is not None else None
+            cache: ResponseCache | None = getattr(scope["app"].state, "response_cache", None)
+            answer = await cache.stored(scope) if cache is not None else None
             if answer is not None:
                 await json_response(Request(scope), answer)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
 
-async def answer(
-    request: Request, version: Version, operation: Callable[..., Any], shape: Any, **kwargs: Any
+async def cached_read(
+    request: Request,
+    version: Version,
+    shape: Any,
+    operation: Callable[Concatenate[Session, P], Any],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
 ) -> Response:
-    """The response to the GET `request`, read and stored by this server's Answers."""
-    answers: Answers = request.app.state.answers
-    return await answers.read(request, version, operation, shape, **kwargs)
+    """The response to the GET `request`, read and kept by this server's response cache."""
+    cache: ResponseCache = request.app.state.response_cache
+    return await cache.read(request, version, shape, operation, *args, **kwargs)

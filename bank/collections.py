@@ -1,0 +1,270 @@
+"""Per-customer collections: assets, bank accounts, transactions, spending and derivative
+transactions, each listed, created, read, changed and deleted the same way."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel, col
+from sqlmodel.sql.expression import SelectOfScalar, select
+
+from bank.customers import get_customer, require_institutions
+from bank.pagination import FIRST_PAGE, Page, ordered, paginate
+from db import WriteSession
+from errors import CustomerNotFound, ItemNotFound
+from models import (
+    Asset,
+    AssetCreate,
+    AssetPublic,
+    AssetUpdate,
+    BankAccount,
+    BankAccountCreate,
+    BankAccountPublic,
+    BankAccountUpdate,
+    DerivativeTransaction,
+    DerivativeTransactionCreate,
+    DerivativeTransactionPublic,
+    DerivativeTransactionUpdate,
+    PageQuery,
+    RowId,
+    Spending,
+    SpendingCreate,
+    SpendingPublic,
+    SpendingUpdate,
+    Transaction,
+    TransactionCreate,
+    TransactionPublic,
+    TransactionQuery,
+    TransactionUpdate,
+    page_query,
+)
+
+RowT = TypeVar("RowT", bound=SQLModel)
+# Every public shape starts with the row id (models.RowId).
+PublicT = TypeVar("PublicT", bound=RowId)
+CreateT = TypeVar("CreateT", bound=SQLModel)
+UpdateT = TypeVar("UpdateT", bound=SQLModel)
+
+
+@dataclass(frozen=True)
+class Collection(Generic[RowT, PublicT, CreateT, UpdateT]):
+    """One kind of per-customer item: its URL segment, table, shapes and list order."""
+
+    name: str
+    label: str
+    table: type[RowT]
+    public: type[PublicT]
+    create: type[CreateT]
+    update: type[UpdateT]
+    order_by: tuple[str, ...] = ("id",)
+    newest_first: bool = False
+    to_public: Callable[[RowT], PublicT] | None = None
+
+    def key(self) -> list[Any]:
+        return [getattr(self.table, name) for name in self.order_by]
+
+    @property
+    def page_query(self) -> type[PageQuery]:
+        """Which page of this list; its cursor has the form of this list's key."""
+        return page_query(self.order_by)
+
+    def public_of(self, row: RowT) -> PublicT:
+        return self.to_public(row) if self.to_public else self.public.model_validate(row)
+
+    def rows_of(self, customer_oid: str) -> SelectOfScalar[RowT]:
+        return select(self.table).where(cast(Any, self.table).customer_oid == customer_oid)
+
+
+def asset_public(asset: Asset) -> AssetPublic:
+    """An asset with its unrealized gain, where its cost is known."""
+    public = AssetPublic.model_validate(asset)
+    if asset.cost_basis is not None:
+        public.unrealized_gain = asset.current_value - asset.cost_basis
+        if asset.cost_basis:
+            public.unrealized_gain_pct = round(
+                float(public.unrealized_gain / asset.cost_basis * 100), 2
+            )
+    return public
+
+
+ASSETS = Collection(
+    "assets", "Asset", Asset, AssetPublic, AssetCreate, AssetUpdate, to_public=asset_public
+)
+BANK_ACCOUNTS = Collection(
+    "bank-accounts",
+    "Bank account",
+    BankAccount,
+    BankAccountPublic,
+    BankAccountCreate,
+    BankAccountUpdate,
+)
+TRANSACTIONS = Collection(
+    "transactions",
+    "Transaction",
+    Transaction,
+    TransactionPublic,
+    TransactionCreate,
+    TransactionUpdate,
+    order_by=("date", "id"),
+    newest_first=True,
+)
+SPENDING = Collection(
+    "spending",
+    "Spending entry",
+    Spending,
+    SpendingPublic,
+    SpendingCreate,
+    SpendingUpdate,
+    order_by=("month", "id"),
+)
+DERIVATIVE_TRANSACTIONS = Collection(
+    "derivative-transactions",
+    "Derivative transaction",
+    DerivativeTransaction,
+    DerivativeTransactionPublic,
+    DerivativeTransactionCreate,
+    DerivativeTransactionUpdate,
+)
+COLLECTIONS: tuple[Collection[Any, Any, Any, Any], ...] = (
+    ASSETS,
+    BANK_ACCOUNTS,
+    TRANSACTIONS,
+    SPENDING,
+    DERIVATIVE_TRANSACTIONS,
+)
+
+
+def customer_items(
+    session: Session, collection: Collection[RowT, Any, Any, Any], customer_oid: str
+) -> list[RowT]:
+    """All of a customer's items of one collection, in the collection's list order."""
+    order = ordered(collection.key(), newest_first=collection.newest_first)
+    return list(session.exec(collection.rows_of(customer_oid).order_by(*order)).all())
+
+
+def _get_row(
+    session: Session,
+    collection: Collection[RowT, Any, Any, Any],
+    customer_oid: str,
+    item_id: int,
+    *,
+    for_update: bool = False,
+) -> RowT:
+    get_customer(session, customer_oid=customer_oid)
+    statement = collection.rows_of(customer_oid).where(cast(Any, collection.table).id == item_id)
+    if for_update:
+        # Locked until commit (PostgreSQL), so a concurrent delete of the customer waits.
+        # Only this table's row: an account's institution comes in by an outer join.
+        statement = statement.with_for_update(of=collection.table)
+    row = session.exec(statement).first()
+    if row is None:
+        raise ItemNotFound(collection.label, item_id, customer_oid)
+    return row
+
+
+def list_items(
+    session: Session,
+    /,
+    *,
+    collection: Collection[Any, PublicT, Any, Any],
+    customer_oid: str,
+    page: PageQuery = FIRST_PAGE,
+    filters: Sequence[ColumnElement[bool]] = (),
+) -> Page[PublicT]:
+    get_customer(session, customer_oid=customer_oid)
+    rows = paginate(
+        session,
+        collection.rows_of(customer_oid).where(*filters),
+        key=collection.key(),
+        newest_first=collection.newest_first,
+        page=page,
+    )
+    return Page([collection.public_of(row) for row in rows.items], rows.next_cursor)
+
+
+def list_transactions(
+    session: Session, *, customer_oid: str, query: TransactionQuery
+) -> Page[TransactionPublic]:
+    """A customer's transactions, newest first, within [from, to] and of a type or category.
+
+    A range whose start is after its end holds no dates, so it lists no transactions.
+    """
+    filters: list[ColumnElement[bool]] = []
+    if query.start is not None:
+        filters.append(col(Transaction.date) >= query.start)
+    if query.end is not None:
+        filters.append(col(Transaction.date) <= query.end)
+    if query.type is not None:
+        filters.append(col(Transaction.type) == query.type.value)
+    if query.category is not None:
+        filters.append(col(Transaction.category) == query.category)
+    return list_items(
+        session, collection=TRANSACTIONS, customer_oid=customer_oid, page=query, filters=filters
+    )
+
+
+def get_item(
+    session: Session,
+    /,
+    *,
+    collection: Collection[Any, PublicT, Any, Any],
+    customer_oid: str,
+    item_id: int,
+) -> PublicT:
+    return collection.public_of(_get_row(session, collection, customer_oid, item_id))
+
+
+def create_item(
+    session: WriteSession,
+    /,
+    *,
+    collection: Collection[Any, PublicT, CreateT, Any],
+    customer_oid: str,
+    item: CreateT,
+) -> PublicT:
+    get_customer(session, customer_oid=customer_oid)
+    if isinstance(item, BankAccountCreate):
+        require_institutions(session, [item.institution_id])
+    row = collection.table(**item.model_dump(), customer_oid=customer_oid)
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:
+        # The customer was deleted between the check and the insert (institutions never are).
+        session.rollback()
+        raise CustomerNotFound(customer_oid) from None
+    return collection.public_of(row)
+
+
+def update_item(
+    session: WriteSession,
+    /,
+    *,
+    collection: Collection[Any, PublicT, Any, UpdateT],
+    customer_oid: str,
+    item_id: int,
+    changes: UpdateT,
+) -> PublicT:
+    row = _get_row(session, collection, customer_oid, item_id, for_update=True)
+    fields = changes.model_dump(exclude_unset=True)
+    if "institution_id" in fields:
+        require_institutions(session, [fields["institution_id"]])
+    for name, value in fields.items():
+        setattr(row, name, value)
+    session.commit()
+    return collection.public_of(row)
+
+
+def delete_item(
+    session: WriteSession,
+    /,
+    *,
+    collection: Collection[Any, Any, Any, Any],
+    customer_oid: str,
+    item_id: int,
+) -> None:
+    row = _get_row(session, collection, customer_oid, item_id, for_update=True)
+    session.delete(row)
+    session.commit()

@@ -1,0 +1,44 @@
+"""What clients depend on word for word: the API's name and version, the example CustomerOID, and
+every fixed message. Changing one of these changes the contract."""
+
+from typing import Final
+
+API_TITLE: Final = "Dummy Bank API"
+API_VERSION: Final = "1.0.0"
+API_DESCRIPTION: Final = (
+    "A sandbox bank for AI agents and developers: customers, portfolios and their analysis, "
+    'keyed by CustomerOID. Every error body is `{"detail": "..."}`.'
+)
+SERVICE_NAME: Final = "dummy-bank-api"
+
+# The first sample customer (John Doe): examples in the docs name someone who is there.
+OID_EXAMPLE: Final = "550e8400-e29b-41d4-a716-446655440001"
+
+# Answers to a successful change.
+REGISTERED_MESSAGE: Final = "Customer registered successfully"
+DELETED_MESSAGE: Final = "Customer and all associated data deleted successfully"
+
+# Errors a request can cause (see errors.py), filled in with the request's values.
+CUSTOMER_NOT_FOUND: Final = "Customer with CustomerOID '{customer_oid}' not found"
+CUSTOMER_ALREADY_EXISTS: Final = "Customer with CustomerOID '{customer_oid}' already exists"
+ITEM_NOT_FOUND: Final = "{label} {item_id} not found for CustomerOID '{customer_oid}'"
+INSTITUTION_NOT_FOUND: Final = (
+    "institution_id: Institution {institution_id} does not exist (see GET /institutions)"
+)
+INVALID_CUSTOMER_OID: Final = (
+    "Invalid CustomerOID '{value}': expected a UUID such as " + OID_EXAMPLE + " (any case, "
+    "hyphens optional) or a legacy ID of 8-36 characters from A-Z, 0-9 and '-'"
+)
+INVALID_CURSOR: Final = "cursor: Invalid cursor; use the one from the previous page's Link header"
+BODY_TOO_LARGE: Final = "Request body too large: the limit is {limit:,} bytes"
+METHOD_NOT_ALLOWED: Final = "Method {method} is not allowed here; use {allowed}"
+
+# Access (middleware.AccessMiddleware): answered before any route runs.
+MISSING_API_KEY: Final = (
+    "Missing API key: send it as 'X-API-Key: <key>' or 'Authorization: Bearer <key>'"
+)
+INVALID_API_KEY: Final = "Invalid API key"
+READ_ONLY_REFUSAL: Final = "The bank is read-only (BANK_READ_ONLY=1): nothing was changed"
+
+# The generic 500: the real error is logged on the server, never sent.
+INTERNAL_ERROR: Final = "Internal server error"
