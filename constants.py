@@ -30,6 +30,18 @@ INVALID_CUSTOMER_OID: Final = (
     "hyphens optional) or a legacy ID of 8-36 characters from A-Z, 0-9 and '-'"
 )
 INVALID_CURSOR: Final = "cursor: Invalid cursor; use the one from the previous page's Link header"
+# Validation: each sentence follows the field's name ("name: ...") unless it names it itself.
+NAME_LENGTH: Final = (
+    "Customer name must be {minimum} to {maximum} characters long "
+    "(surrounding spaces are not counted)"
+)
+NAME_CONTROL_CHARACTERS: Final = "Customer name must not contain control characters"
+NOT_A_NUMBER: Final = "Input should be a number"
+NOT_AN_INTEGER: Final = "Input should be an integer"
+NOT_A_DATE: Final = "Input should be a date in YYYY-MM-DD form"
+NOT_A_MONTH: Final = "Input should be a month in YYYY-MM form, such as 2026-09"
+NUL_IN_TEXT: Final = "Text cannot contain the NUL character (\\u0000)"
+INVALID_JSON: Final = "Request body is not valid JSON: {problem}"
 BODY_TOO_LARGE: Final = "Request body too large: the limit is {limit:,} bytes"
 METHOD_NOT_ALLOWED: Final = "Method {method} is not allowed here; use {allowed}"
 

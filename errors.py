@@ -13,7 +13,9 @@ from constants import (
     INSTITUTION_NOT_FOUND,
     INVALID_CURSOR,
     INVALID_CUSTOMER_OID,
+    INVALID_JSON,
     ITEM_NOT_FOUND,
+    NUL_IN_TEXT,
 )
 
 # The pattern of every free-text field: anything but NUL (see describe_validation_errors).
@@ -101,13 +103,13 @@ def describe_validation_errors(errors: Sequence[Any]) -> str:
     for error in errors:
         cause = error.get("ctx", {}).get("error")
         if error["type"] == "json_invalid":
-            problems.append(f"Request body is not valid JSON: {cause}")
+            problems.append(INVALID_JSON.format(problem=cause))
         elif isinstance(cause, InvalidInput):
             problems.append(str(cause))
         else:
             message = str(cause) if error["type"] == "value_error" else error["msg"]
             if error.get("ctx", {}).get("pattern") == NUL_FREE_PATTERN:
-                message = "Text cannot contain the NUL character (\\u0000)"
+                message = NUL_IN_TEXT
             location = ".".join(str(part) for part in error["loc"]) or "request body"
             problems.append(f"{location}: {message}")
     return "; ".join(problems)

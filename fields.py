@@ -13,7 +13,15 @@ from sqlalchemy import BigInteger, Dialect, Integer, String
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field
 
-from constants import OID_EXAMPLE
+from constants import (
+    NAME_CONTROL_CHARACTERS,
+    NAME_LENGTH,
+    NOT_A_DATE,
+    NOT_A_MONTH,
+    NOT_A_NUMBER,
+    NOT_AN_INTEGER,
+    OID_EXAMPLE,
+)
 from errors import NUL_FREE_PATTERN, InvalidCustomerOID, InvalidInput
 
 # --- Customer identifiers -------------------------------------------------------------------
@@ -62,12 +70,9 @@ def clean_customer_name(value: str) -> str:
     """Strip surrounding spaces and reject names that are too short, too long or unprintable."""
     name = value.strip()
     if not NAME_MIN_LENGTH <= len(name) <= NAME_MAX_LENGTH:
-        raise InvalidInput(
-            f"Customer name must be {NAME_MIN_LENGTH} to {NAME_MAX_LENGTH} characters long "
-            "(surrounding spaces are not counted)"
-        )
+        raise InvalidInput(NAME_LENGTH.format(minimum=NAME_MIN_LENGTH, maximum=NAME_MAX_LENGTH))
     if any(unicodedata.category(char) == "Cc" for char in name):
-        raise InvalidInput("Customer name must not contain control characters")
+        raise InvalidInput(NAME_CONTROL_CHARACTERS)
     return name
 
 
@@ -93,14 +98,14 @@ CustomerName = Annotated[
 def json_number(value: Any) -> Any:
     """Accept numbers only: a quoted "12.5" or a boolean is a client mistake, not a number."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise ValueError("Input should be a number")
+        raise ValueError(NOT_A_NUMBER)
     return value
 
 
 def json_integer(value: Any) -> Any:
     """Refuse true and false where an integer belongs; pydantic would read them as 1 and 0."""
     if isinstance(value, bool):
-        raise ValueError("Input should be an integer")
+        raise ValueError(NOT_AN_INTEGER)
     return value
 
 
@@ -121,12 +126,12 @@ def iso_date(value: Any) -> Any:
     """Accept dates only as YYYY-MM-DD (not timestamps or other spellings pydantic would take)."""
     if isinstance(value, dt.date) or (isinstance(value, str) and _ISO_DATE_RE.fullmatch(value)):
         return value
-    raise ValueError("Input should be a date in YYYY-MM-DD form")
+    raise ValueError(NOT_A_DATE)
 
 
 def iso_month(value: str) -> str:
     if not MONTH_RE.fullmatch(value):
-        raise ValueError("Input should be a month in YYYY-MM form, such as 2026-09")
+        raise ValueError(NOT_A_MONTH)
     return value
 
 
