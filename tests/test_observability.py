@@ -6,7 +6,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import NEW_OID, SAMPLE_OIDS
+from tests.fixtures import NEW_OID, SAMPLE_OIDS
 
 LINE = re.compile(
     r'method=(?P<method>\w+) path="(?P<path>[^"]*)" status=(?P<status>\d+) '

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import SAMPLE_OIDS
+from tests.fixtures import SAMPLE_OIDS
 
 OWNER = SAMPLE_OIDS[0]
 LINK = re.compile(r'^<(?P<url>[^>]+)>; rel="next"$')

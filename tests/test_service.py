@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
 
 from main import create_app
 from settings import DEFAULT_CORS_ORIGINS, PROJECT_DIR, Settings
-from tests.conftest import SAMPLE_OIDS
+from tests.fixtures import SAMPLE_OIDS, app_engine, rename_users_away
 
 
 def test_health_is_healthy(client: TestClient) -> None:
@@ -32,7 +31,7 @@ def test_health_is_503_when_database_is_gone(tmp_path: Path) -> None:
     with TestClient(app) as client:
         assert client.get("/health").status_code == 200
         shutil.rmtree(database_dir)
-        app.state.engine.dispose()
+        app_engine(client).dispose()
         response = client.get("/health")
     assert response.status_code == 503
     assert response.json() == {
@@ -43,13 +42,11 @@ def test_health_is_503_when_database_is_gone(tmp_path: Path) -> None:
 
 
 def test_unexpected_error_is_generic_500_logged_with_traceback(
-    client: TestClient, engine: Engine, caplog: pytest.LogCaptureFixture
+    own_client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with engine.begin() as connection:
-        # Renamed away (a DROP would be refused on PostgreSQL: other tables reference it).
-        connection.execute(text("ALTER TABLE users RENAME TO users_gone"))
+    rename_users_away(own_client)
     with caplog.at_level(logging.ERROR, logger="bank"):
-        response = client.get("/customers")
+        response = own_client.get("/customers")
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal server error"}
     assert "users" not in response.text.lower()

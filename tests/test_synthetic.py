@@ -7,7 +7,7 @@ from sqlalchemy import create_engine, text
 
 from main import create_app
 from settings import Settings
-from tests.conftest import SAMPLE_OIDS, run_python
+from tests.fixtures import SAMPLE_OIDS, run_python
 
 TABLES = ("users", "assets", "bank_accounts", "transactions", "spending", "derivative_transactions")
 
