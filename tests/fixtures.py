@@ -304,8 +304,11 @@ class Shared:
         self.apps[key] = client, Reset(app_engine(client))
         return client
 
-    def server(self, backend: str, *, workers: int = 1, **env: str) -> LiveServer:
+    def server(
+        self, backend: str, env: dict[str, str] | None = None, *, workers: int = 1
+    ) -> LiveServer:
         """A real server with this environment, under uvicorn with `workers` processes."""
+        env = env or {}
         key = (backend, workers, tuple(sorted(env.items())))
         if key in self.servers:
             server, reset = self.servers[key]

@@ -1,4 +1,8 @@
-"""BANK_API_KEY and BANK_READ_ONLY over HTTP and MCP, on both engines, and CORS origins."""
+"""BANK_API_KEY and BANK_READ_ONLY over HTTP and MCP, and CORS origins.
+
+Over HTTP in-process on both engines; through real servers and stdio, which add no storage of
+their own to what the in-process tests cover, on SQLite only.
+"""
 
 import sys
 from collections.abc import Callable
@@ -14,7 +18,15 @@ from mcp.client.streamable_http import streamable_http_client
 
 from errors import INVALID_API_KEY, MISSING_API_KEY, READ_ONLY
 from settings import PROJECT_DIR
-from tests.fixtures import CHANGES, MCP_TOOLS, SAMPLE_OIDS, VALID, LiveServer, Shared
+from tests.fixtures import (
+    CHANGES,
+    MCP_TOOLS,
+    SAMPLE_OIDS,
+    VALID,
+    LiveServer,
+    Shared,
+    on_sqlite_only,
+)
 
 KEY = "s3cret-key-for-tests"
 WITH_KEY = {"X-API-Key": KEY}
@@ -151,6 +163,7 @@ def test_an_oversized_body_without_the_key_is_401(locked: TestClient) -> None:
     assert response.status_code == 401
 
 
+@on_sqlite_only
 def test_openapi_declares_both_ways_to_send_the_key(locked: TestClient) -> None:
     schema = locked.get("/openapi.json").json()
     assert schema["components"]["securitySchemes"] == {
@@ -225,6 +238,7 @@ def test_read_only_still_answers_every_read(read_only: TestClient) -> None:
             assert read_only.get(url).status_code == 200, url
 
 
+@on_sqlite_only
 def test_read_only_documents_403_on_writes_only(read_only: TestClient) -> None:
     for item in read_only.get("/openapi.json").json()["paths"].values():
         for method, operation in item.items():
@@ -277,12 +291,12 @@ def test_a_wildcard_origin_never_comes_with_credentials(
 
 @pytest.fixture
 def locked_server(backend: str, shared: Shared) -> LiveServer:
-    return shared.server(backend, BANK_API_KEY=KEY)
+    return shared.server(backend, {"BANK_API_KEY": KEY})
 
 
 @pytest.fixture
 def read_only_server(backend: str, shared: Shared) -> LiveServer:
-    return shared.server(backend, BANK_READ_ONLY="1")
+    return shared.server(backend, {"BANK_READ_ONLY": "1"})
 
 
 def mcp_client(server: LiveServer, headers: dict[str, str]) -> Client:
@@ -290,6 +304,7 @@ def mcp_client(server: LiveServer, headers: dict[str, str]) -> Client:
     return Client(streamable_http_client(f"{server.base_url}/mcp", http_client=http))
 
 
+@on_sqlite_only
 @pytest.mark.anyio
 async def test_mcp_over_http_needs_the_key(locked_server: LiveServer) -> None:
     initialize = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
@@ -307,6 +322,7 @@ async def test_mcp_over_http_needs_the_key(locked_server: LiveServer) -> None:
             assert not result.is_error
 
 
+@on_sqlite_only
 @pytest.mark.anyio
 async def test_mcp_over_http_in_read_only_offers_no_write_tools(
     read_only_server: LiveServer,
@@ -321,6 +337,7 @@ async def test_mcp_over_http_in_read_only_offers_no_write_tools(
     assert exists["exists"] is True
 
 
+@on_sqlite_only
 @pytest.mark.anyio
 async def test_stdio_needs_no_key_and_honours_read_only(database_url: str) -> None:
     params = StdioServerParameters(

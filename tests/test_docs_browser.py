@@ -71,7 +71,7 @@ def test_docs_assets_are_served_locally(live_server: LiveServer) -> None:
 def test_swagger_ui_offers_authorize_when_a_key_is_set(
     backend: str, shared: Shared, tmp_path: Path
 ) -> None:
-    server = shared.server(backend, BANK_API_KEY="browser-key")
+    server = shared.server(backend, {"BANK_API_KEY": "browser-key"})
     dom = rendered_dom(f"{server.base_url}/docs", tmp_path / "profile")
     # The schema loaded without the key, and declares the two ways to send one.
     assert 'class="btn authorize' in dom
