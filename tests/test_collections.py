@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.fixtures import CHANGES, NEW_OID, PORTFOLIO_LIST, SAMPLE_OIDS, VALID
+from tests.fixtures import CHANGES, NEW_OID, PORTFOLIO_LIST, SAMPLE_OIDS, VALID, on_sqlite_only
 
 OWNER, OTHER = SAMPLE_OIDS[0], SAMPLE_OIDS[4]
 
@@ -162,6 +162,7 @@ def test_unknown_customer_is_404(client: TestClient, collection: str) -> None:
     assert (created.status_code, created.json()) == (404, expected)
 
 
+@on_sqlite_only
 @pytest.mark.parametrize("item_id", ["abc", "0", "-1", str(2**64)])
 def test_bad_item_id_is_400(client: TestClient, item_id: str) -> None:
     assert client.get(f"/customer/{OWNER}/assets/{item_id}").status_code == 400
@@ -227,6 +228,7 @@ def test_invalid_field_is_400_and_stores_nothing(
     assert portfolio(client) == before
 
 
+@on_sqlite_only
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
 def test_non_finite_numbers_are_400(client: TestClient, literal: str) -> None:
     body = json.dumps(VALID["assets"]).replace('"quantity": 10', f'"quantity": {literal}')
@@ -276,6 +278,7 @@ def test_institutions_are_listed(client: TestClient) -> None:
     ]
 
 
+@on_sqlite_only
 def test_enumerations_are_documented_in_the_schema(client: TestClient) -> None:
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
     assert "real_estate" in schemas["AssetType"]["enum"]

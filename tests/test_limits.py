@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.fixtures import NEW_OID, SAMPLE_OIDS, LiveServer
+from tests.fixtures import NEW_OID, SAMPLE_OIDS, LiveServer, on_sqlite_only
 
 LIMIT = 400
 TOO_LARGE = {"detail": "Request body too large: the limit is 400 bytes"}
@@ -102,6 +102,7 @@ def test_a_streamed_mcp_request_is_cut_off_too(small_limit_client: TestClient) -
     assert (response.status_code, response.json()) == (413, TOO_LARGE)
 
 
+@on_sqlite_only
 def test_the_openapi_document_lists_413_for_body_taking_routes(client: TestClient) -> None:
     paths: dict[str, Any] = client.get("/openapi.json").json()["paths"]
     with_body = [
