@@ -127,6 +127,11 @@ class ResponseCache:
             store[_key(request.scope)] = Stored(answer, version, int(version_read))
         return json_response(request, answer)
 
+    def clear(self) -> None:
+        """Forget every cached answer (each would be refused anyway once its data changed)."""
+        if self._store is not None:
+            self._store.clear()
+
     async def stored(self, scope: Scope) -> Answer | None:
         """The stored answer to this GET, if its data has not changed since it was read."""
         stored = self._store.get(_key(scope)) if self._store is not None else None

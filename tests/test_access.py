@@ -1,8 +1,11 @@
-"""BANK_API_KEY and BANK_READ_ONLY over HTTP and MCP, on both engines, and CORS origins."""
+"""BANK_API_KEY and BANK_READ_ONLY over HTTP and MCP, and CORS origins.
+
+Over HTTP in-process on both engines; through real servers and stdio, which add no storage of
+their own to what the in-process tests cover, on SQLite only.
+"""
 
 import sys
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -14,10 +17,16 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from constants import INVALID_API_KEY, MISSING_API_KEY, READ_ONLY_REFUSAL
-from main import create_app
-from settings import PROJECT_DIR, Settings
-from tests.conftest import MCP_TOOLS, SAMPLE_OIDS, LiveServer
-from tests.test_collections import CHANGES, VALID
+from settings import PROJECT_DIR
+from tests.fixtures import (
+    CHANGES,
+    MCP_TOOLS,
+    SAMPLE_OIDS,
+    VALID,
+    LiveServer,
+    Shared,
+    on_sqlite_only,
+)
 
 KEY = "s3cret-key-for-tests"
 WITH_KEY = {"X-API-Key": KEY}
@@ -30,20 +39,14 @@ OWNER, DELETED, REPLACED = SAMPLE_OIDS[1], SAMPLE_OIDS[2], SAMPLE_OIDS[3]
 PUBLIC = ["/health", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"]
 
 
-def make_client(database_url: str, **settings: Any) -> TestClient:
-    return TestClient(create_app(Settings(DATABASE_URL=database_url, **settings)))
+@pytest.fixture
+def locked(app_client: Callable[..., TestClient]) -> TestClient:
+    return app_client(BANK_API_KEY=KEY)
 
 
 @pytest.fixture
-def locked(database_url: str) -> Iterator[TestClient]:
-    with make_client(database_url, BANK_API_KEY=KEY) as client:
-        yield client
-
-
-@pytest.fixture
-def read_only(database_url: str) -> Iterator[TestClient]:
-    with make_client(database_url, BANK_READ_ONLY=True) as client:
-        yield client
+def read_only(app_client: Callable[..., TestClient]) -> TestClient:
+    return app_client(BANK_READ_ONLY=True)
 
 
 def every_operation(client: TestClient, **headers: str) -> list[tuple[str, str, Any]]:
@@ -160,6 +163,7 @@ def test_an_oversized_body_without_the_key_is_401(locked: TestClient) -> None:
     assert response.status_code == 401
 
 
+@on_sqlite_only
 def test_openapi_declares_both_ways_to_send_the_key(locked: TestClient) -> None:
     schema = locked.get("/openapi.json").json()
     assert schema["components"]["securitySchemes"] == {
@@ -186,9 +190,9 @@ def test_without_a_key_the_bank_is_open_and_declares_no_scheme(client: TestClien
     assert client.get("/customers").status_code == 200
 
 
-def test_an_empty_key_setting_means_no_key(database_url: str) -> None:
-    with make_client(database_url, BANK_API_KEY="") as client:
-        assert client.get("/customers").status_code == 200
+def test_an_empty_key_setting_means_no_key(app_client: Callable[..., TestClient]) -> None:
+    client = app_client(BANK_API_KEY="")
+    assert client.get("/customers").status_code == 200
 
 
 def test_a_401_is_readable_by_an_allowed_origin(locked: TestClient) -> None:
@@ -234,17 +238,20 @@ def test_read_only_still_answers_every_read(read_only: TestClient) -> None:
             assert read_only.get(url).status_code == 200, url
 
 
+@on_sqlite_only
 def test_read_only_documents_403_on_writes_only(read_only: TestClient) -> None:
     for item in read_only.get("/openapi.json").json()["paths"].values():
         for method, operation in item.items():
             assert ("403" in operation["responses"]) == (method != "get")
 
 
-def test_key_and_read_only_together_ask_for_the_key_first(database_url: str) -> None:
-    with make_client(database_url, BANK_API_KEY=KEY, BANK_READ_ONLY=True) as client:
-        assert client.delete(f"/customer/{OWNER}").status_code == 401
-        assert client.delete(f"/customer/{OWNER}", headers=WITH_KEY).status_code == 403
-        assert client.get(f"/customer/{OWNER}/exists", headers=WITH_KEY).json()["exists"]
+def test_key_and_read_only_together_ask_for_the_key_first(
+    app_client: Callable[..., TestClient],
+) -> None:
+    client = app_client(BANK_API_KEY=KEY, BANK_READ_ONLY=True)
+    assert client.delete(f"/customer/{OWNER}").status_code == 401
+    assert client.delete(f"/customer/{OWNER}", headers=WITH_KEY).status_code == 403
+    assert client.get(f"/customer/{OWNER}/exists", headers=WITH_KEY).json()["exists"]
 
 
 # --- CORS ---------------------------------------------------------------------------------
@@ -263,39 +270,33 @@ def test_cors_allows_the_local_dev_ports_by_default(client: TestClient) -> None:
     assert "access-control-allow-origin" not in refused.headers
 
 
-def test_cors_origins_replace_the_defaults(database_url: str) -> None:
-    with make_client(database_url, CORS_ORIGINS="https://app.example") as client:
-        allowed = preflight(client, "https://app.example")
-        assert allowed.headers["access-control-allow-origin"] == "https://app.example"
-        assert (
-            "access-control-allow-origin" not in preflight(client, "http://localhost:3000").headers
-        )
+def test_cors_origins_replace_the_defaults(app_client: Callable[..., TestClient]) -> None:
+    client = app_client(CORS_ORIGINS="https://app.example")
+    allowed = preflight(client, "https://app.example")
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    assert "access-control-allow-origin" not in preflight(client, "http://localhost:3000").headers
 
 
-def test_a_wildcard_origin_never_comes_with_credentials(database_url: str) -> None:
-    with make_client(database_url, CORS_ORIGINS="*") as client:
-        response = client.get("/health", headers={"Origin": "https://anywhere.example"})
-        assert response.headers["access-control-allow-origin"] == "*"
-        assert "access-control-allow-credentials" not in response.headers
+def test_a_wildcard_origin_never_comes_with_credentials(
+    app_client: Callable[..., TestClient],
+) -> None:
+    client = app_client(CORS_ORIGINS="*")
+    response = client.get("/health", headers={"Origin": "https://anywhere.example"})
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in response.headers
 
 
 # --- MCP ------------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def locked_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    server = LiveServer(database_url, tmp_path / "server.log", {"BANK_API_KEY": KEY})
-    server.start()
-    yield server
-    server.stop()
+def locked_server(backend: str, shared: Shared) -> LiveServer:
+    return shared.server(backend, {"BANK_API_KEY": KEY})
 
 
 @pytest.fixture
-def read_only_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    server = LiveServer(database_url, tmp_path / "server.log", {"BANK_READ_ONLY": "1"})
-    server.start()
-    yield server
-    server.stop()
+def read_only_server(backend: str, shared: Shared) -> LiveServer:
+    return shared.server(backend, {"BANK_READ_ONLY": "1"})
 
 
 def mcp_client(server: LiveServer, headers: dict[str, str]) -> Client:
@@ -303,6 +304,7 @@ def mcp_client(server: LiveServer, headers: dict[str, str]) -> Client:
     return Client(streamable_http_client(f"{server.base_url}/mcp", http_client=http))
 
 
+@on_sqlite_only
 @pytest.mark.anyio
 async def test_mcp_over_http_needs_the_key(locked_server: LiveServer) -> None:
     initialize = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
@@ -320,6 +322,7 @@ async def test_mcp_over_http_needs_the_key(locked_server: LiveServer) -> None:
             assert not result.is_error
 
 
+@on_sqlite_only
 @pytest.mark.anyio
 async def test_mcp_over_http_in_read_only_offers_no_write_tools(
     read_only_server: LiveServer,
@@ -334,6 +337,7 @@ async def test_mcp_over_http_in_read_only_offers_no_write_tools(
     assert exists["exists"] is True
 
 
+@on_sqlite_only
 @pytest.mark.anyio
 async def test_stdio_needs_no_key_and_honours_read_only(database_url: str) -> None:
     params = StdioServerParameters(

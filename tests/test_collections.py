@@ -6,42 +6,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import NEW_OID, SAMPLE_OIDS
+from tests.fixtures import CHANGES, NEW_OID, PORTFOLIO_LIST, SAMPLE_OIDS, VALID, on_sqlite_only
 
 OWNER, OTHER = SAMPLE_OIDS[0], SAMPLE_OIDS[4]
 
-# A valid new item of each collection, with only the seed's required fields.
-VALID: dict[str, dict[str, Any]] = {
-    "assets": {"asset_type": "etf", "symbol": "SPY", "quantity": 10, "current_value": 5000.5},
-    "bank-accounts": {
-        "account_number": "NEW-1", "account_type": "savings", "balance": 1200.75,
-        "institution_id": 1,
-    },
-    "transactions": {
-        "date": "2026-11-01", "amount": -12.5, "description": "Coffee beans",
-        "category": "groceries", "type": "payment",
-    },
-    "spending": {"category": "books", "amount": 45.9, "month": "2026-11"},
-    "derivative-transactions": {
-        "type": "option", "side": "buy", "underlying": "NVDA", "quantity": 1,
-        "expiration_date": "2027-01-15", "execution_date": "2026-11-02", "status": "open",
-    },
-}  # fmt: skip
-# A change to one field of each collection, and the portfolio list each collection fills.
-CHANGES: dict[str, dict[str, Any]] = {
-    "assets": {"quantity": 12.5},
-    "bank-accounts": {"balance": 99.99},
-    "transactions": {"category": "coffee"},
-    "spending": {"month": "2026-12"},
-    "derivative-transactions": {"status": "closed"},
-}
-PORTFOLIO_LIST = {
-    "assets": "assets",
-    "bank-accounts": "bank_accounts",
-    "transactions": "transactions",
-    "spending": "spending",
-    "derivative-transactions": "derivative_transactions",
-}
 OPTIONAL_DEFAULTS: dict[str, dict[str, Any]] = {
     "assets": {"currency": "USD", "cost_basis": None},
     "bank-accounts": {"currency": "USD", "iban": None},
@@ -194,6 +162,7 @@ def test_unknown_customer_is_404(client: TestClient, collection: str) -> None:
     assert (created.status_code, created.json()) == (404, expected)
 
 
+@on_sqlite_only
 @pytest.mark.parametrize("item_id", ["abc", "0", "-1", str(2**64)])
 def test_bad_item_id_is_400(client: TestClient, item_id: str) -> None:
     assert client.get(f"/customer/{OWNER}/assets/{item_id}").status_code == 400
@@ -259,6 +228,7 @@ def test_invalid_field_is_400_and_stores_nothing(
     assert portfolio(client) == before
 
 
+@on_sqlite_only
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
 def test_non_finite_numbers_are_400(client: TestClient, literal: str) -> None:
     body = json.dumps(VALID["assets"]).replace('"quantity": 10', f'"quantity": {literal}')
@@ -308,6 +278,7 @@ def test_institutions_are_listed(client: TestClient) -> None:
     ]
 
 
+@on_sqlite_only
 def test_enumerations_are_documented_in_the_schema(client: TestClient) -> None:
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
     assert "real_estate" in schemas["AssetType"]["enum"]

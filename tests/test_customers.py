@@ -5,7 +5,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import NEW_OID, SAMPLE_OIDS
+from tests.fixtures import NEW_OID, SAMPLE_OIDS
 
 INVALID_OID_HINT = "expected a UUID such as 550e8400-e29b-41d4-a716-446655440001"
 

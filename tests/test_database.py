@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from main import create_app
 from settings import PROJECT_DIR, Settings
-from tests.conftest import (
+from tests.fixtures import (
     SAMPLE_OIDS,
     TEST_DATABASE_URL,
     LiveServer,

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import SAMPLE_OIDS, LiveServer
+from tests.fixtures import SAMPLE_OIDS, LiveServer
 
-KILL_ROUNDS = 4
+KILL_ROUNDS = 2
 WRITERS = 8
 LISTS = ("assets", "bank_accounts", "transactions", "spending", "derivative_transactions")
 
@@ -79,7 +79,8 @@ def without_keys(portfolio: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 @pytest.mark.timeout(300)
-def test_every_acknowledged_write_survives_sigkill(live_server: LiveServer) -> None:
+def test_every_acknowledged_write_survives_sigkill(own_live_server: LiveServer) -> None:
+    live_server = own_live_server
     document = httpx.get(f"{live_server.base_url}/user-portfolio/{SAMPLE_OIDS[1]}").json()
     registered: list[str] = []
     imported: list[str] = []
@@ -116,7 +117,8 @@ def test_every_acknowledged_write_survives_sigkill(live_server: LiveServer) -> N
         assert integrity(path) == "ok"
 
 
-def test_sigterm_lets_a_request_in_flight_finish(live_server: LiveServer) -> None:
+def test_sigterm_lets_a_request_in_flight_finish(own_live_server: LiveServer) -> None:
+    live_server = own_live_server
     oid = str(uuid.uuid4())
     body = f'{{"name": "In flight", "customer_oid": "{oid}"}}'.encode()
     head = (

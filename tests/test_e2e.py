@@ -6,7 +6,7 @@ from collections import Counter
 
 import httpx
 
-from tests.conftest import SAMPLE_OIDS, LiveServer
+from tests.fixtures import SAMPLE_OIDS, LiveServer
 
 
 def test_seed_flows_over_http(live_server: LiveServer) -> None:
@@ -90,15 +90,16 @@ def test_hundreds_of_concurrent_requests_never_5xx(live_server: LiveServer) -> N
     assert set(statuses) <= {200, 404}
 
 
-def test_data_survives_a_restart(live_server: LiveServer) -> None:
+def test_data_survives_a_restart(own_live_server: LiveServer) -> None:
+    server = own_live_server
     oid = str(uuid.uuid4())
     httpx.post(
-        f"{live_server.base_url}/register-customer", json={"name": "Durable", "customer_oid": oid}
+        f"{server.base_url}/register-customer", json={"name": "Durable", "customer_oid": oid}
     )
-    httpx.delete(f"{live_server.base_url}/customer/{SAMPLE_OIDS[4]}")
-    live_server.stop()
-    live_server.start()
-    customers = httpx.get(f"{live_server.base_url}/customers").json()
+    httpx.delete(f"{server.base_url}/customer/{SAMPLE_OIDS[4]}")
+    server.stop()
+    server.start()
+    customers = httpx.get(f"{server.base_url}/customers").json()
     assert {"customer_oid": oid, "name": "Durable"} in customers
     assert SAMPLE_OIDS[4] not in [c["customer_oid"] for c in customers]
     assert len(customers) == 5

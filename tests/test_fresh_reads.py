@@ -1,50 +1,26 @@
 """No read ever serves stale data: after any write, by any route, every worker shows it."""
 
 import asyncio
-import os
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from mcp import Client
 
-from settings import PROJECT_DIR
-from tests.conftest import SAMPLE_OIDS, free_port, run_python
+from tests.fixtures import SAMPLE_OIDS, LiveServer, Shared, run_python
 
 READS = 30  # enough that both workers answer some of them
 
 
 @pytest.fixture
-def two_workers(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """The app under uvicorn with two worker processes, on `database_url`."""
-    run_python(database_url, "seed.py")  # migrate and seed before the workers race to
-    port = free_port()
-    log = (tmp_path / "workers.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "main:app", "--port", str(port), "--workers", "2"],
-        cwd=PROJECT_DIR,
-        env={**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "warning"},
-        stdout=log,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+def two_workers_server(backend: str, shared: Shared) -> LiveServer:
+    """The app under uvicorn with two worker processes, on freshly seeded data."""
+    return shared.server(backend, workers=2)
+
+
+@pytest.fixture
+def two_workers(two_workers_server: LiveServer) -> str:
+    return two_workers_server.base_url
 
 
 def every_read(url: str) -> list[httpx.Response]:
@@ -87,20 +63,26 @@ def test_writes_over_mcp_show_on_every_worker(two_workers: str) -> None:
     assert {r.status_code for r in every_read(f"{two_workers}/user-portfolio/{deleted}")} == {404}
 
 
-def test_a_reset_by_script_shows_on_every_worker(two_workers: str, database_url: str) -> None:
+def test_a_reset_by_script_shows_on_every_worker(
+    two_workers: str, two_workers_server: LiveServer
+) -> None:
     oid = SAMPLE_OIDS[0]
     original = httpx.get(f"{two_workers}/user-portfolio/{oid}").json()
     account_url = f"{two_workers}/customer/{oid}/bank-accounts/{original['bank_accounts'][0]['id']}"
     assert httpx.patch(account_url, json={"balance": 1.23}).status_code == 200
     every_read(f"{two_workers}/user-portfolio/{oid}")  # both workers keep the changed answer
-    result = run_python(database_url, "reset_database.py")
+    result = run_python(two_workers_server.database_url, "reset_database.py")
     assert result.returncode == 0, result.stderr
     for response in every_read(f"{two_workers}/user-portfolio/{oid}"):
         assert response.json() == original
 
 
-def test_writes_by_seed_script_show_on_every_worker(two_workers: str, database_url: str) -> None:
+def test_writes_by_seed_script_show_on_every_worker(
+    two_workers: str, two_workers_server: LiveServer
+) -> None:
     every_read(f"{two_workers}/customers")
-    result = run_python(database_url, "seed.py", "--customers", "3", "--seed", "5")
+    result = run_python(
+        two_workers_server.database_url, "seed.py", "--customers", "3", "--seed", "5"
+    )
     assert result.returncode == 0, result.stderr
     assert {len(r.json()) for r in every_read(f"{two_workers}/customers")} == {8}

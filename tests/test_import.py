@@ -20,7 +20,7 @@ from models import (
     Side,
     TransactionType,
 )
-from tests.conftest import NEW_OID, SAMPLE_OIDS
+from tests.fixtures import NEW_OID, SAMPLE_OIDS
 
 LISTS = ("assets", "bank_accounts", "transactions", "spending", "derivative_transactions")
 

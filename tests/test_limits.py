@@ -1,26 +1,22 @@
 """Request bodies over MAX_BODY_BYTES are refused with 413 before they are read whole."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from main import create_app
-from settings import Settings
-from tests.conftest import NEW_OID, SAMPLE_OIDS, LiveServer
+from tests.fixtures import NEW_OID, SAMPLE_OIDS, LiveServer, on_sqlite_only
 
 LIMIT = 400
 TOO_LARGE = {"detail": "Request body too large: the limit is 400 bytes"}
 
 
 @pytest.fixture
-def small_limit_client(database_url: str) -> Iterator[TestClient]:
-    settings = Settings(DATABASE_URL=database_url, MAX_BODY_BYTES=LIMIT)
-    with TestClient(create_app(settings)) as client:
-        yield client
+def small_limit_client(app_client: Callable[..., TestClient]) -> TestClient:
+    return app_client(MAX_BODY_BYTES=LIMIT)
 
 
 def padded_registration(size: int) -> bytes:
@@ -106,6 +102,7 @@ def test_a_streamed_mcp_request_is_cut_off_too(small_limit_client: TestClient) -
     assert (response.status_code, response.json()) == (413, TOO_LARGE)
 
 
+@on_sqlite_only
 def test_the_openapi_document_lists_413_for_body_taking_routes(client: TestClient) -> None:
     paths: dict[str, Any] = client.get("/openapi.json").json()["paths"]
     with_body = [

@@ -8,11 +8,10 @@ from fastapi.testclient import TestClient
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp_types import TextContent, TextResourceContents
-from sqlalchemy import Engine, text
 
 from mcp_server import build_mcp_server
 from models import Portfolio
-from tests.conftest import MCP_TOOLS, NEW_OID, SAMPLE_OIDS
+from tests.fixtures import MCP_TOOLS, NEW_OID, SAMPLE_OIDS, app_database, rename_users_away
 
 pytestmark = pytest.mark.anyio
 
@@ -20,8 +19,7 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 async def mcp(client: TestClient) -> AsyncIterator[Client]:
     """An MCP client connected in-process to the server, over the same database as `client`."""
-    server = build_mcp_server(lambda: client.app.state.database)  # type: ignore[attr-defined]
-    async with Client(server) as mcp_client:
+    async with Client(build_mcp_server(lambda: app_database(client))) as mcp_client:
         yield mcp_client
 
 
@@ -186,11 +184,10 @@ async def test_missing_argument_is_a_tool_error(mcp: Client) -> None:
     assert result.is_error
 
 
-async def test_unexpected_error_is_a_generic_tool_error(mcp: Client, engine: Engine) -> None:
-    with engine.begin() as connection:
-        # Renamed away (a DROP would be refused on PostgreSQL: other tables reference it).
-        connection.execute(text("ALTER TABLE users RENAME TO users_gone"))
-    message = await call_error(mcp, "list_customers")
+async def test_unexpected_error_is_a_generic_tool_error(own_client: TestClient) -> None:
+    rename_users_away(own_client)
+    async with Client(build_mcp_server(lambda: app_database(own_client))) as mcp:
+        message = await call_error(mcp, "list_customers")
     assert message == "Error executing tool list_customers"
 
 

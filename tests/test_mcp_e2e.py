@@ -9,7 +9,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from settings import PROJECT_DIR
-from tests.conftest import MCP_TOOLS, SAMPLE_OIDS, LiveServer
+from tests.fixtures import MCP_TOOLS, SAMPLE_OIDS, LiveServer
 
 pytestmark = pytest.mark.anyio
 

@@ -6,7 +6,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import NEW_OID, SAMPLE_OIDS
+from tests.fixtures import NEW_OID, SAMPLE_OIDS, on_sqlite_only
 
 LINE = re.compile(
     r'method=(?P<method>\w+) path="(?P<path>[^"]*)" status=(?P<status>\d+) '
@@ -19,6 +19,7 @@ def request_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, str]]:
     return [match.groupdict() for line in lines if (match := LINE.fullmatch(line))]
 
 
+@on_sqlite_only
 def test_a_given_request_id_is_echoed(client: TestClient) -> None:
     response = client.get("/health", headers={"X-Request-ID": "agent-7:run.42"})
     assert response.headers["x-request-id"] == "agent-7:run.42"
@@ -31,6 +32,7 @@ def test_a_request_id_is_made_when_none_is_given(client: TestClient) -> None:
     assert first != second
 
 
+@on_sqlite_only
 @pytest.mark.parametrize("given", ["x" * 129, "has space", "new\\nline", "<script>"])
 def test_an_unfit_request_id_is_replaced(client: TestClient, given: str) -> None:
     answered = client.get("/health", headers={"X-Request-ID": given}).headers["x-request-id"]

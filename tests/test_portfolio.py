@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from models import AccountType, BankAccount, Currency, Institution, Transaction, TransactionType
-from tests.conftest import NEW_OID, SAMPLE_OIDS
+from tests.fixtures import NEW_OID, SAMPLE_OIDS
 
 COLLECTIONS = ("assets", "bank_accounts", "transactions", "spending", "derivative_transactions")
 SEED_SUMMARY_FIELDS = {

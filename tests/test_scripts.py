@@ -5,7 +5,7 @@ from sqlalchemy import make_url
 
 from main import create_app
 from settings import Settings
-from tests.conftest import NEW_OID, SAMPLE_OIDS, run_python
+from tests.fixtures import NEW_OID, SAMPLE_OIDS, run_python
 
 
 def run_script(script: str, database_url: str) -> str:

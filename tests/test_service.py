@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
 
 from main import create_app
 from settings import DEFAULT_CORS_ORIGINS, PROJECT_DIR, Settings
-from tests.conftest import SAMPLE_OIDS
+from tests.fixtures import SAMPLE_OIDS, app_engine, on_sqlite_only, rename_users_away
 
 
 def test_health_is_healthy(client: TestClient) -> None:
@@ -32,7 +31,7 @@ def test_health_is_503_when_database_is_gone(tmp_path: Path) -> None:
     with TestClient(app) as client:
         assert client.get("/health").status_code == 200
         shutil.rmtree(database_dir)
-        app.state.engine.dispose()
+        app_engine(client).dispose()
         response = client.get("/health")
     assert response.status_code == 503
     assert response.json() == {
@@ -43,13 +42,11 @@ def test_health_is_503_when_database_is_gone(tmp_path: Path) -> None:
 
 
 def test_unexpected_error_is_generic_500_logged_with_traceback(
-    client: TestClient, engine: Engine, caplog: pytest.LogCaptureFixture
+    own_client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with engine.begin() as connection:
-        # Renamed away (a DROP would be refused on PostgreSQL: other tables reference it).
-        connection.execute(text("ALTER TABLE users RENAME TO users_gone"))
+    rename_users_away(own_client)
     with caplog.at_level(logging.ERROR, logger="bank"):
-        response = client.get("/customers")
+        response = own_client.get("/customers")
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal server error"}
     assert "users" not in response.text.lower()
@@ -139,6 +136,7 @@ def operations(openapi: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]
     ]
 
 
+@on_sqlite_only
 def test_openapi_lists_every_endpoint(openapi: dict[str, Any]) -> None:
     ids = {op["operationId"] for _, _, op in operations(openapi)}
     collections = {
@@ -160,6 +158,7 @@ def test_openapi_lists_every_endpoint(openapi: dict[str, Any]) -> None:
     }  # fmt: skip
 
 
+@on_sqlite_only
 def test_every_operation_is_typed_and_summarised(openapi: dict[str, Any]) -> None:
     for path, method, operation in operations(openapi):
         assert operation["summary"] and "\n" not in operation["summary"], (path, method)
@@ -170,6 +169,7 @@ def test_every_operation_is_typed_and_summarised(openapi: dict[str, Any]) -> Non
         assert "422" not in operation["responses"], (path, method)
 
 
+@on_sqlite_only
 def test_error_responses_are_documented_with_the_error_model(openapi: dict[str, Any]) -> None:
     for path, method, operation in operations(openapi):
         takes_input = bool(operation.get("parameters") or operation.get("requestBody"))
@@ -182,6 +182,7 @@ def test_error_responses_are_documented_with_the_error_model(openapi: dict[str, 
     assert "HTTPValidationError" not in openapi["components"]["schemas"]
 
 
+@on_sqlite_only
 def test_constraints_are_in_the_schema(openapi: dict[str, Any]) -> None:
     create = openapi["components"]["schemas"]["CustomerCreate"]["properties"]
     assert (create["name"]["minLength"], create["name"]["maxLength"]) == (2, 100)

@@ -7,7 +7,7 @@ from sqlalchemy import create_engine, text
 
 from main import create_app
 from settings import Settings
-from tests.conftest import SAMPLE_OIDS, run_python
+from tests.fixtures import SAMPLE_OIDS, run_python
 
 TABLES = ("users", "assets", "bank_accounts", "transactions", "spending", "derivative_transactions")
 
@@ -90,7 +90,12 @@ def test_seeded_customers_have_versions_and_every_trigger_stays(database_url: st
                 if engine.dialect.name == "sqlite":
                     query = "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY 1"
                 else:
-                    query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1"
+                    # This schema's triggers only: other tests' schemas come and go meanwhile.
+                    query = (
+                        "SELECT tgname FROM pg_trigger JOIN pg_class ON pg_class.oid = tgrelid "
+                        "WHERE NOT tgisinternal AND relnamespace = current_schema()::regnamespace "
+                        "ORDER BY 1"
+                    )
                 names = connection.execute(text(query)).scalars().all()
                 versions = connection.execute(text("SELECT count(*) FROM customer_versions"))
                 return names, versions.scalar_one()

@@ -1,16 +1,13 @@
-"""Answers kept in memory: served again only while the database says their data is unchanged."""
+"""The response cache: answers served again only while the database says their data is unchanged."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
 
-from main import create_app
-from settings import Settings
-from tests.conftest import NEW_OID, SAMPLE_OIDS
-from tests.test_collections import CHANGES, PORTFOLIO_LIST, VALID
+from tests.fixtures import CHANGES, NEW_OID, PORTFOLIO_LIST, SAMPLE_OIDS, VALID, app_engine
 
 OID = SAMPLE_OIDS[1]  # Michael Chen: every collection has rows
 CACHED_URLS = [
@@ -32,7 +29,12 @@ class StatementCounter:
 
     def __init__(self, engine: Engine) -> None:
         self.count = 0
+        self.engine = engine
         event.listen(engine, "before_cursor_execute", self._count)
+
+    def close(self) -> None:
+        """Stop counting: the app, and its engine, outlive the test."""
+        event.remove(self.engine, "before_cursor_execute", self._count)
 
     def _count(self, _connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if not statement.startswith("SELECT version FROM"):
@@ -47,8 +49,10 @@ class StatementCounter:
 
 
 @pytest.fixture
-def counter(engine: Engine) -> StatementCounter:
-    return StatementCounter(engine)
+def counter(engine: Engine) -> Iterator[StatementCounter]:
+    counter = StatementCounter(engine)
+    yield counter
+    counter.close()
 
 
 @pytest.mark.parametrize("url", CACHED_URLS)
@@ -213,13 +217,21 @@ def test_the_version_changes_with_every_kind_of_write(engine: Engine) -> None:
 
 
 @pytest.fixture
-def uncached_client(database_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(DATABASE_URL=database_url, RESPONSE_CACHE_MB=0))) as client:
-        yield client
+def uncached_client(app_client: Callable[..., TestClient]) -> TestClient:
+    return app_client(RESPONSE_CACHE_MB=0)
 
 
-def test_a_zero_size_store_reads_every_answer_afresh(uncached_client: TestClient) -> None:
-    counter = StatementCounter(uncached_client.app.state.engine)  # type: ignore[attr-defined]
+@pytest.fixture
+def uncached_counter(uncached_client: TestClient) -> Iterator[StatementCounter]:
+    counter = StatementCounter(app_engine(uncached_client))
+    yield counter
+    counter.close()
+
+
+def test_a_zero_size_store_reads_every_answer_afresh(
+    uncached_client: TestClient, uncached_counter: StatementCounter
+) -> None:
+    counter = uncached_counter
     first = counter.during(uncached_client, f"/user-portfolio/{OID}")
     second = counter.during(uncached_client, f"/user-portfolio/{OID}")
     assert first[0] > 0 and second[0] > 0

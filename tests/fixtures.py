@@ -1,0 +1,326 @@
+"""What the tests share: sample data, databases on both engines, the app and the real server.
+
+Every name of the app's internals that the tests use is reached here, and only here.
+"""
+
+import contextlib
+import functools
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, MetaData, create_engine, make_url, text
+
+from db import Database
+from main import create_app
+from response_cache import ResponseCache
+from seed import seed_if_empty
+from settings import PROJECT_DIR, Settings, normalize_database_url
+
+SAMPLE_OIDS = [f"550e8400-e29b-41d4-a716-44665544000{n}" for n in range(1, 6)]
+NEW_OID = "123e4567-e89b-42d3-a456-426614174000"
+MCP_TOOLS = {
+    "list_customers",
+    "get_portfolio",
+    "customer_exists",
+    "get_transactions",
+    "list_institutions",
+    "register_customer",
+    "import_portfolio",
+    "delete_customer",
+}
+
+# A valid new item of each collection, with only the seed's required fields.
+VALID: dict[str, dict[str, Any]] = {
+    "assets": {"asset_type": "etf", "symbol": "SPY", "quantity": 10, "current_value": 5000.5},
+    "bank-accounts": {
+        "account_number": "NEW-1", "account_type": "savings", "balance": 1200.75,
+        "institution_id": 1,
+    },
+    "transactions": {
+        "date": "2026-11-01", "amount": -12.5, "description": "Coffee beans",
+        "category": "groceries", "type": "payment",
+    },
+    "spending": {"category": "books", "amount": 45.9, "month": "2026-11"},
+    "derivative-transactions": {
+        "type": "option", "side": "buy", "underlying": "NVDA", "quantity": 1,
+        "expiration_date": "2027-01-15", "execution_date": "2026-11-02", "status": "open",
+    },
+}  # fmt: skip
+# A change to one field of each collection, and the portfolio list each collection fills.
+CHANGES: dict[str, dict[str, Any]] = {
+    "assets": {"quantity": 12.5},
+    "bank-accounts": {"balance": 99.99},
+    "transactions": {"category": "coffee"},
+    "spending": {"month": "2026-12"},
+    "derivative-transactions": {"status": "closed"},
+}
+PORTFOLIO_LIST = {
+    "assets": "assets",
+    "bank-accounts": "bank_accounts",
+    "transactions": "transactions",
+    "spending": "spending",
+    "derivative-transactions": "derivative_transactions",
+}
+
+ENGINES = ["sqlite", "postgresql"]
+# For a test whose outcome cannot depend on the engine (validation before any query, the
+# OpenAPI document, the docs pages): run it on SQLite only.
+on_sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+# PostgreSQL for the tests: TEST_DATABASE_URL, or the local server as user postgres.
+TEST_DATABASE_URL = normalize_database_url(
+    os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+)
+
+
+@functools.cache
+def postgres_unavailable() -> str | None:
+    """Why PostgreSQL cannot be used for the tests, or None when it can."""
+    engine = create_engine(TEST_DATABASE_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:  # any failure to connect means: skip, and say why
+        return f"PostgreSQL at {engine.url!r} is not reachable ({type(error).__name__})"
+    finally:
+        engine.dispose()
+    return None
+
+
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A fresh schema on the test server, dropped afterwards; yields a URL that uses only it."""
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(TEST_DATABASE_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(TEST_DATABASE_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def empty_database(backend: str, directory: Path) -> Iterator[str]:
+    """The URL of a new, empty database on `backend`: a file in `directory`, or a schema."""
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / f'bank-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
+
+
+# --- Back to the freshly seeded state ---------------------------------------------------------
+
+# Alembic's own table, and the customer list's version row the migration creates.
+KEPT_TABLES = {"alembic_version", "customer_list_version"}
+
+
+class Reset:
+    """Puts a migrated database back to exactly the state of a fresh start: the samples, with
+    the ids a new database gives them (tests assert ids)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        metadata = MetaData()
+        metadata.reflect(engine)
+        # Referencing tables before those they reference.
+        self.tables = [
+            table.name
+            for table in reversed(metadata.sorted_tables)
+            if table.name not in KEPT_TABLES
+        ]
+
+    def __call__(self) -> None:
+        with self.engine.begin() as connection:
+            if self.engine.dialect.name == "postgresql":
+                names = ", ".join(f'"{name}"' for name in self.tables)
+                connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for name in self.tables:
+                    connection.execute(text(f'DELETE FROM "{name}"'))
+                connection.execute(text("DELETE FROM sqlite_sequence"))
+        seed_if_empty(self.engine)
+
+
+def app_engine(client: TestClient) -> Engine:
+    """The running app's own engine, for arranging data the HTTP API cannot create yet."""
+    app: FastAPI = client.app  # type: ignore[assignment]
+    engine: Engine = app.state.engine
+    return engine
+
+
+def app_database(client: TestClient) -> Database:
+    """The running app's Database, which the MCP server reads and writes through."""
+    app: FastAPI = client.app  # type: ignore[assignment]
+    database: Database = app.state.database
+    return database
+
+
+def forget_answers(client: TestClient) -> None:
+    """Empty the app's response cache (its answers would not be served anyway: every reseeded
+    customer gets a new data version)."""
+    app: FastAPI = client.app  # type: ignore[assignment]
+    cache: ResponseCache = app.state.response_cache
+    cache.clear()
+
+
+def rename_users_away(client: TestClient) -> None:
+    """Break the app's database: every query of customers then fails unexpectedly."""
+    with app_engine(client).begin() as connection:
+        # Renamed away (a DROP would be refused on PostgreSQL: other tables reference it).
+        connection.execute(text("ALTER TABLE users RENAME TO users_gone"))
+
+
+# --- Scripts and the real server ----------------------------------------------------------------
+
+
+def run_python(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `python <args>` in the project directory against the database at `database_url`."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class LiveServer:
+    """The service started as `make run` starts it, on a free port and its own database; with
+    `workers`, under uvicorn with that many worker processes."""
+
+    def __init__(
+        self,
+        database_url: str,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        *,
+        workers: int = 1,
+    ) -> None:
+        self.database_url = database_url
+        self.env = env or {}
+        self.log_path = log_path
+        self.workers = workers
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "LOG_LEVEL": "warning",
+            **self.env,
+        }
+        command = ["main.py"]
+        if self.workers > 1:
+            # Migrated and seeded before the workers race to.
+            seeded = run_python(self.database_url, "seed.py")
+            assert seeded.returncode == 0, seeded.stderr
+            command = ["-m", "uvicorn", "main:app", "--port", str(self.port)]
+            command += ["--workers", str(self.workers)]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, *command], cwd=PROJECT_DIR, env=env, stdout=log, stderr=log
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
+            try:
+                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not become healthy:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self.process = None
+
+
+@contextlib.contextmanager
+def running(server: LiveServer) -> Iterator[LiveServer]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Shared:
+    """Apps and real servers shared by the whole session, one per engine and settings, their
+    database put back to the freshly seeded state each time a test takes one: a new app per test
+    costs far more, a new server more still. A test that stops, kills or restarts its server,
+    or breaks its database, takes one of its own instead.
+
+    A server keeps answers in memory, but reseeding gives every customer and the customer list
+    new random data versions, so none of them is served again."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.stack = contextlib.ExitStack()
+        self.apps: dict[tuple[Any, ...], tuple[TestClient, Reset]] = {}
+        self.servers: dict[tuple[Any, ...], tuple[LiveServer, Reset]] = {}
+
+    def client(self, backend: str, **settings: Any) -> TestClient:
+        """An in-process app with these settings."""
+        key = (backend, tuple(sorted(settings.items())))
+        if key in self.apps:
+            client, reset = self.apps[key]
+            reset()
+            forget_answers(client)
+            return client
+        url = self.stack.enter_context(empty_database(backend, self.directory))
+        client = TestClient(create_app(Settings(DATABASE_URL=url, **settings)))
+        self.stack.enter_context(client)
+        self.apps[key] = client, Reset(app_engine(client))
+        return client
+
+    def server(
+        self, backend: str, env: dict[str, str] | None = None, *, workers: int = 1
+    ) -> LiveServer:
+        """A real server with this environment, under uvicorn with `workers` processes."""
+        env = env or {}
+        key = (backend, workers, tuple(sorted(env.items())))
+        if key in self.servers:
+            server, reset = self.servers[key]
+            reset()
+            return server
+        url = self.stack.enter_context(empty_database(backend, self.directory))
+        log = self.directory / f"server-{uuid.uuid4().hex[:8]}.log"
+        server = self.stack.enter_context(running(LiveServer(url, log, env, workers=workers)))
+        engine = create_engine(url)
+        self.stack.callback(engine.dispose)
+        self.servers[key] = server, Reset(engine)
+        return server
+
+    def close(self) -> None:
+        self.stack.close()
