@@ -175,7 +175,7 @@ class Database:
         )
 
     async def read_version(self, sql: str, params: dict[str, Any]) -> int | None:
-        """The first column of the first row of one small query (a data version, answers.py).
+        """The first column of the first row of one small query (a data version, response_cache.py).
 
         On SQLite it runs at once on the event loop: an indexed lookup in a local file takes
         microseconds, less than the hop to a worker thread, and in WAL mode a read never waits

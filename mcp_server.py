@@ -120,7 +120,7 @@ def build_mcp_server(database: DatabaseProvider, *, read_only: bool = False) -> 
 
 
 def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
-    """The tools that only read, each a thin call into the bank module."""
+    """The tools that only read, each a thin call into the bank package."""
 
     @tool(mcp, READ_TOOL)
     async def list_customers(
@@ -217,7 +217,7 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
 
 
 def register_write_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
-    """The tools that change data, each a thin call into the bank module."""
+    """The tools that change data, each a thin call into the bank package."""
 
     @tool(mcp, WRITE_TOOL)
     async def register_customer(

@@ -489,8 +489,8 @@ class PortfolioImport(BaseModel):
 
 class CustomerVersion(SQLModel, table=True):
     """A version of everything one customer's portfolio shows: database triggers give it a new
-    random value with every change to the customer's rows (migration 0002). Answers kept in
-    memory (answers.py) are served only while the version they were read at is still current."""
+    random value with every change to the customer's rows (migration 0002). Cached answers
+    (response_cache.py) are served only while the version they were read at is still current."""
 
     __tablename__ = "customer_versions"
     customer_oid: str = Field(

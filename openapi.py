@@ -10,8 +10,7 @@ from models import ErrorResponse
 from settings import Settings
 
 ERROR_DESCRIPTIONS = {
-    400: "Invalid input: a malformed CustomerOID, a missing or invalid field, malformed JSON, "
-    "or a bank account naming an institution that does not exist",
+    400: "Invalid input: a malformed CustomerOID, a missing or invalid field, or malformed JSON",
     404: "No customer with this CustomerOID (or, for an item, no such item of that customer)",
     409: "A customer with this CustomerOID already exists",
     401: "BANK_API_KEY is set, and the request has no X-API-Key or Bearer token, or a wrong one",
@@ -38,11 +37,20 @@ SECURITY_SCHEMES = {
 CUSTOMER_MAKERS = {"register_customer", "import_user_portfolio"}
 
 
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for an operation's error statuses, and 500, all with ErrorResponse."""
+# The 400 of the operations that store bank accounts.
+NAMES_INSTITUTIONS = {
+    400: ERROR_DESCRIPTIONS[400] + "; or a bank account naming an institution that does not exist"
+}
+
+
+def error_responses(
+    *codes: int, descriptions: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for an operation's error statuses, and 500, all with ErrorResponse;
+    `descriptions` replaces the usual description of a status."""
+    described = ERROR_DESCRIPTIONS | (descriptions or {})
     return {
-        code: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[code]}
-        for code in (*codes, 500)
+        code: {"model": ErrorResponse, "description": described[code]} for code in (*codes, 500)
     }
 
 

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     BANK_READ_ONLY: bool = False
     # On SIGTERM or Ctrl-C, requests in flight get this long to finish before the server stops.
     SHUTDOWN_TIMEOUT_SECONDS: int = Field(default=30, ge=1)
-    # Memory per server process for answers kept until their data changes (answers.py); 0: none.
+    # Memory per server process for the response cache (response_cache.py); 0: none.
     RESPONSE_CACHE_MB: int = Field(default=64, ge=0)
 
     @field_validator("DATABASE_URL")

@@ -185,7 +185,7 @@ def list_items(
 
 
 def list_transactions(
-    session: Session, *, customer_oid: str, query: TransactionQuery
+    session: Session, /, *, customer_oid: str, query: TransactionQuery
 ) -> Page[TransactionPublic]:
     """A customer's transactions, newest first, within [from, to] and of a type or category.
 

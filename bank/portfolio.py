@@ -92,7 +92,7 @@ def _insert_customer_if_missing(session: Session, customer_oid: str, name: str) 
 
 
 def import_portfolio(
-    session: WriteSession, *, customer_oid: str, portfolio: PortfolioImport
+    session: WriteSession, /, *, customer_oid: str, portfolio: PortfolioImport
 ) -> tuple[Portfolio, bool]:
     """Replace a customer's whole portfolio with `portfolio`, creating the customer if needed.
 

@@ -7,60 +7,56 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from types import GenericAlias
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlmodel import SQLModel
 
-from bank import collections
-from bank.collections import Collection
+from bank import collections as bank_collections
+from bank.collections import BANK_ACCOUNTS, Collection, CreateT, PublicT, UpdateT
 from db import DatabaseDep
-from models import PageQuery, RowId, TransactionPublic, TransactionQuery
-from openapi import PAGED, error_responses
+from models import PageQuery, TransactionPublic, TransactionQuery
+from openapi import NAMES_INSTITUTIONS, PAGED, error_responses
 from response_cache import cached_read, customer_version
 from routers.params import CustomerOIDPath, ItemId
 
 router = APIRouter()
 
-PublicT = TypeVar("PublicT", bound=RowId)
-CreateT = TypeVar("CreateT", bound=SQLModel)
-UpdateT = TypeVar("UpdateT", bound=SQLModel)
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
-class CollectionRoutes:
-    collection: Collection[Any, Any, Any, Any]
+class CollectionRoutes(Generic[PublicT, CreateT, UpdateT]):
+    collection: Collection[Any, PublicT, CreateT, UpdateT]
     path: str
     item_path: str
     # The transactions list is declared below, with its filters.
     has_own_list: bool = False
 
 
-COLLECTION_ROUTES = (
+COLLECTION_ROUTES: tuple[CollectionRoutes[Any, Any, Any], ...] = (
     CollectionRoutes(
-        collections.ASSETS,
+        bank_collections.ASSETS,
         "/customer/{customer_oid}/assets",
         "/customer/{customer_oid}/assets/{item_id}",
     ),
     CollectionRoutes(
-        collections.BANK_ACCOUNTS,
+        bank_collections.BANK_ACCOUNTS,
         "/customer/{customer_oid}/bank-accounts",
         "/customer/{customer_oid}/bank-accounts/{item_id}",
     ),
     CollectionRoutes(
-        collections.TRANSACTIONS,
+        bank_collections.TRANSACTIONS,
         "/customer/{customer_oid}/transactions",
         "/customer/{customer_oid}/transactions/{item_id}",
         has_own_list=True,
     ),
     CollectionRoutes(
-        collections.SPENDING,
+        bank_collections.SPENDING,
         "/customer/{customer_oid}/spending",
         "/customer/{customer_oid}/spending/{item_id}",
     ),
     CollectionRoutes(
-        collections.DERIVATIVE_TRANSACTIONS,
+        bank_collections.DERIVATIVE_TRANSACTIONS,
         "/customer/{customer_oid}/derivative-transactions",
         "/customer/{customer_oid}/derivative-transactions/{item_id}",
     ),
@@ -85,7 +81,7 @@ async def list_transactions(
         request,
         customer_version(customer_oid),
         list[TransactionPublic],
-        collections.list_transactions,
+        bank_collections.list_transactions,
         customer_oid=customer_oid,
         query=query,
     )
@@ -105,16 +101,19 @@ def with_models(endpoint: Endpoint, /, *, returns: Any = None, **parameters: Any
         ],
         return_annotation=returns or signature.return_annotation,
     )
-    endpoint.__signature__ = concrete  # type: ignore[attr-defined]  # read by inspect.signature
+    # inspect.signature, which FastAPI calls, returns __signature__ when a function has one;
+    # mypy knows no such attribute on a function type.
+    endpoint.__signature__ = concrete  # type: ignore[attr-defined]
     return endpoint
 
 
 def add_collection_routes(
-    router: APIRouter,
-    routes: CollectionRoutes,
-    collection: Collection[Any, PublicT, CreateT, UpdateT],
+    router: APIRouter, routes: CollectionRoutes[PublicT, CreateT, UpdateT]
 ) -> None:
     """The list, create, read, change and delete routes of one collection."""
+    collection = routes.collection
+    # The bank-account writes can also be 400 for an institution_id that does not exist.
+    descriptions = NAMES_INSTITUTIONS if collection is BANK_ACCOUNTS else None
     label = collection.label.lower()
     a_label = f"{'an' if label[0] in 'aeiou' else 'a'} {label}"
     items = collection.name.replace("-", "_")
@@ -130,7 +129,7 @@ def add_collection_routes(
             request,
             customer_version(customer_oid),
             public_list,
-            collections.list_items,
+            bank_collections.list_items,
             collection=collection,
             customer_oid=customer_oid,
             page=page,
@@ -140,7 +139,10 @@ def add_collection_routes(
         customer_oid: CustomerOIDPath, body: CreateT, response: Response, db: DatabaseDep
     ) -> PublicT:
         created = await db.write(
-            collections.create_item, collection=collection, customer_oid=customer_oid, item=body
+            bank_collections.create_item,
+            collection=collection,
+            customer_oid=customer_oid,
+            item=body,
         )
         response.headers["Location"] = routes.item_path.format(
             customer_oid=customer_oid, item_id=created.id
@@ -149,14 +151,17 @@ def add_collection_routes(
 
     async def get_item(customer_oid: CustomerOIDPath, item_id: ItemId, db: DatabaseDep) -> PublicT:
         return await db.read(
-            collections.get_item, collection=collection, customer_oid=customer_oid, item_id=item_id
+            bank_collections.get_item,
+            collection=collection,
+            customer_oid=customer_oid,
+            item_id=item_id,
         )
 
     async def update_item(
         customer_oid: CustomerOIDPath, item_id: ItemId, changes: UpdateT, db: DatabaseDep
     ) -> PublicT:
         return await db.write(
-            collections.update_item,
+            bank_collections.update_item,
             collection=collection,
             customer_oid=customer_oid,
             item_id=item_id,
@@ -165,7 +170,7 @@ def add_collection_routes(
 
     async def delete_item(customer_oid: CustomerOIDPath, item_id: ItemId, db: DatabaseDep) -> None:
         await db.write(
-            collections.delete_item,
+            bank_collections.delete_item,
             collection=collection,
             customer_oid=customer_oid,
             item_id=item_id,
@@ -192,7 +197,7 @@ def add_collection_routes(
         tags=tags,
         status_code=201,
         response_model=collection.public,
-        responses=error_responses(400, 404, 413),
+        responses=error_responses(400, 404, 413, descriptions=descriptions),
     )
     router.add_api_route(
         routes.item_path,
@@ -214,7 +219,7 @@ def add_collection_routes(
         description=f"Change only the given fields of {a_label}; 200 with the item.",
         tags=tags,
         response_model=collection.public,
-        responses=error_responses(400, 404, 413),
+        responses=error_responses(400, 404, 413, descriptions=descriptions),
     )
     router.add_api_route(
         routes.item_path,
@@ -231,4 +236,4 @@ def add_collection_routes(
 
 
 for _routes in COLLECTION_ROUTES:
-    add_collection_routes(router, _routes, _routes.collection)
+    add_collection_routes(router, _routes)

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Request, Response
 from bank import portfolio
 from db import DatabaseDep
 from models import Portfolio, PortfolioImport
-from openapi import error_responses
+from openapi import NAMES_INSTITUTIONS, error_responses
 from response_cache import cached_read, customer_version
 from routers.params import CustomerOIDPath
 
@@ -36,7 +36,7 @@ async def get_user_portfolio(customer_oid: CustomerOIDPath, request: Request) ->
     summary="Replace a customer's whole portfolio",
     responses={
         201: {"model": Portfolio, "description": "The customer was created"},
-        **error_responses(400, 404, 413),
+        **error_responses(400, 413, descriptions=NAMES_INSTITUTIONS),
     },
 )
 async def import_user_portfolio(
