@@ -6,6 +6,7 @@ Every name of the app's internals that the tests use is reached here, and only h
 import contextlib
 import functools
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -171,7 +172,7 @@ def app_database(client: TestClient) -> Database:
     return database
 
 
-def forget_answers(client: TestClient) -> None:
+def clear_response_cache(client: TestClient) -> None:
     """Empty the app's response cache (its answers would not be served anyway: every reseeded
     customer gets a new data version)."""
     app: FastAPI = client.app  # type: ignore[assignment]
@@ -202,10 +203,21 @@ def run_python(database_url: str, *args: str) -> subprocess.CompletedProcess[str
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A free port on loopback, below the kernel's ephemeral range. Under pytest-xdist each
+    worker takes ports from a range of its own, so two workers never pick the same one between
+    finding it and their server binding it."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    size = 12_000 // workers
+    first = 20_000 + worker * size
+    for port in random.sample(range(first, first + size), k=200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port between {first} and {first + size}")
 
 
 class LiveServer:
@@ -296,7 +308,7 @@ class Shared:
         if key in self.apps:
             client, reset = self.apps[key]
             reset()
-            forget_answers(client)
+            clear_response_cache(client)
             return client
         url = self.stack.enter_context(empty_database(backend, self.directory))
         client = TestClient(create_app(Settings(DATABASE_URL=url, **settings)))

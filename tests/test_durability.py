@@ -14,7 +14,7 @@ import pytest
 
 from tests.fixtures import SAMPLE_OIDS, LiveServer
 
-KILL_ROUNDS = 2
+KILL_ROUNDS = 4
 WRITERS = 8
 LISTS = ("assets", "bank_accounts", "transactions", "spending", "derivative_transactions")
 

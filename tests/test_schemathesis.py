@@ -24,7 +24,7 @@ SCHEMATHESIS = str(Path(sys.executable).parent / "st")
 PHASES = "examples,coverage,fuzzing,stateful"
 MODES = {
     # mode: (server settings, extra arguments, examples per operation)
-    "open": ({}, [], 10),
+    "open": ({}, [], 25),
     "api-key": ({"BANK_API_KEY": KEY}, ["--header", f"X-API-Key: {KEY}"], 10),
     "read-only": ({"BANK_READ_ONLY": "1"}, [], 10),
 }
