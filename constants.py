@@ -36,6 +36,11 @@ NAME_LENGTH: Final = (
     "(surrounding spaces are not counted)"
 )
 NAME_CONTROL_CHARACTERS: Final = "Customer name must not contain control characters"
+NAME_SURROGATE: Final = "Customer name must be valid Unicode: it contains an unpaired surrogate"
+NAME_INVISIBLE: Final = (
+    "Customer name must not contain invisible format characters: it contains {code} ({name})"
+)
+NAME_NOT_VISIBLE: Final = "Customer name must contain a visible character"
 NOT_A_NUMBER: Final = "Input should be a number"
 NOT_AN_INTEGER: Final = "Input should be an integer"
 NOT_A_DATE: Final = "Input should be a date in YYYY-MM-DD form"

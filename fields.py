@@ -15,7 +15,10 @@ from sqlmodel import Field
 
 from constants import (
     NAME_CONTROL_CHARACTERS,
+    NAME_INVISIBLE,
     NAME_LENGTH,
+    NAME_NOT_VISIBLE,
+    NAME_SURROGATE,
     NOT_A_DATE,
     NOT_A_MONTH,
     NOT_A_NUMBER,
@@ -66,13 +69,47 @@ NAME_MIN_LENGTH = 2
 NAME_MAX_LENGTH = 100
 
 
+# Character classes of a name, as regular expression ranges that Python and JSON Schema share.
+_CONTROLS = r"\u0000-\u001f\u007f-\u009f"
+# Every format character (Cf) of the Basic Multilingual Plane: bidirectional overrides and
+# isolates, zero-width spaces, the BOM, soft hyphens... Not the zero-width non-joiner and joiner
+# (U+200C, U+200D), which Persian and Indic names and emoji sequences need. Format characters
+# beyond the BMP (emoji tag sequences, musical and hieroglyph formatting) are allowed.
+_INVISIBLE = (
+    r"\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b\u200e\u200f"
+    r"\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+)
+_JOINERS = r"\u200c\u200d"
+# Space separators (Zs, Zl, Zp): they show nothing by themselves.
+_SPACES = r"\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
+_VISIBLE_RE = re.compile(f"[^{_CONTROLS}{_INVISIBLE}{_SPACES}{_JOINERS}]")
+# No control or invisible format character, and at least one visible one.
+NAME_PATTERN = (
+    f"^[^{_CONTROLS}{_INVISIBLE}]*[^{_CONTROLS}{_INVISIBLE}{_SPACES}{_JOINERS}]"
+    f"[^{_CONTROLS}{_INVISIBLE}]*$"
+)
+
+
 def clean_customer_name(value: str) -> str:
-    """Strip surrounding spaces and reject names that are too short, too long or unprintable."""
+    """Strip surrounding spaces and reject names that are too short, too long, not valid
+    Unicode, or that hide or reorder text: control and invisible format characters, and names
+    with nothing visible."""
     name = value.strip()
     if not NAME_MIN_LENGTH <= len(name) <= NAME_MAX_LENGTH:
         raise InvalidInput(NAME_LENGTH.format(minimum=NAME_MIN_LENGTH, maximum=NAME_MAX_LENGTH))
+    # A lone surrogate (JSON "\ud800") is no character: no database can store it as UTF-8.
+    if any("\ud800" <= char <= "\udfff" for char in name):
+        raise InvalidInput(NAME_SURROGATE)
     if any(unicodedata.category(char) == "Cc" for char in name):
         raise InvalidInput(NAME_CONTROL_CHARACTERS)
+    invisible = _INVISIBLE_RE.search(name)
+    if invisible is not None:
+        char = invisible.group()
+        code, char_name = f"U+{ord(char):04X}", unicodedata.name(char, "format character")
+        raise InvalidInput(NAME_INVISIBLE.format(code=code, name=char_name))
+    if _VISIBLE_RE.search(name) is None:
+        raise InvalidInput(NAME_NOT_VISIBLE)
     return name
 
 
@@ -84,9 +121,11 @@ CustomerName = Annotated[
             "type": "string",
             "minLength": NAME_MIN_LENGTH,
             "maxLength": NAME_MAX_LENGTH,
-            "pattern": r"^[^\u0000-\u001f\u007f-\u009f]*$",
+            "pattern": NAME_PATTERN,
             "description": "The customer's name: 2-100 characters after surrounding spaces are "
-            "removed, no control characters.",
+            "removed, at least one of them visible; no control characters, and no invisible "
+            "format characters such as bidirectional overrides or zero-width spaces (the "
+            "zero-width joiner and non-joiner are allowed).",
             "examples": ["John Doe"],
         }
     ),

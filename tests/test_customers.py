@@ -1,10 +1,13 @@
 """Customer lifecycle over HTTP: list, register, exists, delete, and every error they answer."""
 
+import re
 import uuid
 
 import pytest
 from fastapi.testclient import TestClient
 
+from errors import InvalidInput
+from fields import NAME_PATTERN, clean_customer_name
 from tests.fixtures import NEW_OID, SAMPLE_OIDS
 
 INVALID_OID_HINT = "expected a UUID such as 550e8400-e29b-41d4-a716-446655440001"
@@ -154,6 +157,78 @@ def test_register_malformed_request_is_400(client: TestClient, body: str, proble
     assert response.status_code == 400
     assert problem in response.json()["detail"]
     assert len(client.get("/customers").json()) == 5
+
+
+def test_register_name_with_unpaired_surrogate_is_400(client: TestClient) -> None:
+    response = client.post(
+        "/register-customer",
+        content='{"name": "ab\\ud800cd"}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "Customer name must be valid Unicode: it contains an unpaired surrogate"
+    }
+    assert len(client.get("/customers").json()) == 5
+
+
+def test_import_name_with_unpaired_surrogate_is_400_and_creates_nobody(client: TestClient) -> None:
+    response = client.put(
+        f"/user-portfolio/{NEW_OID}",
+        content='{"user": {"name": "\\udc00 Eve"}}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert "unpaired surrogate" in response.json()["detail"]
+    assert client.get(f"/customer/{NEW_OID}/exists").json()["exists"] is False
+
+
+@pytest.mark.parametrize(
+    "name, problem",
+    [
+        ("\u200b\u200b\u200b", "it contains U+200B (ZERO WIDTH SPACE)"),
+        ("Eve \u202eveL", "it contains U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+        ("Bob \u2066Smith", "it contains U+2066 (LEFT-TO-RIGHT ISOLATE)"),
+        ("\ufeffAnna", "it contains U+FEFF (ZERO WIDTH NO-BREAK SPACE)"),
+        ("\u200c\u200d\u200c", "Customer name must contain a visible character"),
+        ("\u200c\u3000\u200c", "Customer name must contain a visible character"),
+    ],
+)
+def test_register_invisible_name_is_400_saying_which(
+    client: TestClient, name: str, problem: str
+) -> None:
+    response = client.post("/register-customer", json={"name": name})
+    assert response.status_code == 400
+    assert problem in response.json()["detail"]
+    assert len(client.get("/customers").json()) == 5
+
+
+@pytest.mark.parametrize(
+    "name", ["Mehr\u200cAfarin", "\U0001f3f4\U000e0067\U000e0062\U000e007f Scot"]
+)
+def test_register_name_with_joiners_or_emoji_tags_is_stored_as_given(
+    client: TestClient, name: str
+) -> None:
+    response = client.post("/register-customer", json={"name": name, "customer_oid": NEW_OID})
+    assert response.status_code == 200
+    assert client.get(f"/customer/{NEW_OID}/exists").json()["name"] == name
+
+
+def test_name_pattern_in_the_schema_accepts_exactly_what_registration_accepts() -> None:
+    def accepted(name: str) -> bool:
+        try:
+            clean_customer_name(name)
+        except InvalidInput:
+            return False
+        return True
+
+    pattern = re.compile(NAME_PATTERN)
+    for code in range(0x10000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue  # no JSON Schema validator sees a lone surrogate as a character
+        char = chr(code)
+        for name in (f"ab{char}cd", char * 2):
+            assert accepted(name) == bool(pattern.match(name)), (hex(code), name)
 
 
 def test_exists_for_unknown_customer_is_200_with_exists_false(client: TestClient) -> None:

@@ -144,6 +144,15 @@ async def test_register_short_name_is_tool_error_with_rest_message(
     assert len(client.get("/customers").json()) == 5
 
 
+async def test_register_invisible_name_is_tool_error_with_rest_message(
+    mcp: Client, client: TestClient
+) -> None:
+    rest = client.post("/register-customer", json={"name": "Eve \u202eveL"})
+    assert rest.status_code == 400
+    assert await call_error(mcp, "register_customer", name="Eve \u202eveL") == rest.json()["detail"]
+    assert len(client.get("/customers").json()) == 5
+
+
 async def test_register_invalid_oid_is_tool_error_with_rest_message(
     mcp: Client, client: TestClient
 ) -> None:
