@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError
+from mcp.server.mcpserver.context import Context
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError, UnexpectedToolError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, SkipValidation, TypeAdapter, ValidationError
 
@@ -69,6 +70,22 @@ CustomerOIDArgument = Annotated[
 _any_json = TypeAdapter[Any](Any)
 
 
+class BankMCPServer(MCPServer):
+    """The SDK's server, telling a caller's invalid arguments in the words REST uses."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as error:
+            # The SDK's own text is pydantic's, with its documentation links.
+            cause = error.__cause__
+            if isinstance(error, UnexpectedToolError) or not isinstance(cause, ValidationError):
+                raise
+            raise ToolError(describe_validation_errors(cause.errors())) from cause
+
+
 def tool_error(message: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
 
@@ -106,7 +123,7 @@ def build_mcp_server(database: DatabaseProvider, *, read_only: bool = False) -> 
 
     With `read_only`, the tools that change data are not offered at all.
     """
-    mcp = MCPServer(
+    mcp = BankMCPServer(
         name=SERVICE_NAME,
         title=API_TITLE,
         version=API_VERSION,

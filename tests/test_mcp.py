@@ -153,6 +153,28 @@ async def test_register_invisible_name_is_tool_error_with_rest_message(
     assert len(client.get("/customers").json()) == 5
 
 
+@pytest.mark.parametrize(
+    "tool, arguments, rest_path",
+    [
+        ("list_customers", {"limit": "many"}, "/customers?limit=many"),
+        ("list_customers", {"limit": 0}, "/customers?limit=0"),
+        (
+            "get_transactions",
+            {"customer_oid": SAMPLE_OIDS[0], "limit": 5000},
+            f"/customer/{SAMPLE_OIDS[0]}/transactions?limit=5000",
+        ),
+    ],
+)
+async def test_invalid_argument_is_tool_error_with_rest_message(
+    mcp: Client, client: TestClient, tool: str, arguments: dict[str, Any], rest_path: str
+) -> None:
+    rest = client.get(rest_path)
+    assert rest.status_code == 400
+    message = await call_error(mcp, tool, **arguments)
+    assert message == rest.json()["detail"]
+    assert "pydantic.dev" not in message
+
+
 async def test_register_invalid_oid_is_tool_error_with_rest_message(
     mcp: Client, client: TestClient
 ) -> None:
