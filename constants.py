@@ -57,5 +57,11 @@ MISSING_API_KEY: Final = (
 INVALID_API_KEY: Final = "Invalid API key"
 READ_ONLY_REFUSAL: Final = "The bank is read-only (BANK_READ_ONLY=1): nothing was changed"
 
+# Overload: a write that could not start in time (SQLite's in-process write queue).
+WRITE_QUEUE_FULL: Final = (
+    "The bank is busy with other writes: nothing was changed; retry after {retry_after} seconds"
+)
+RETRY_AFTER_SECONDS: Final = 2
+
 # The generic 500: the real error is logged on the server, never sent.
 INTERNAL_ERROR: Final = "Internal server error"

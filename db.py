@@ -1,7 +1,9 @@
 """The database engine, its SQLite pragmas, migrations, and the typed read/write runner that
 routes and tools call the domain through."""
 
+import asyncio
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
@@ -15,6 +17,7 @@ from sqlmodel import Session, SQLModel, create_engine, select
 from starlette.concurrency import run_in_threadpool
 
 import models  # noqa: F401  (registers every table on SQLModel.metadata)
+from errors import WriteQueueFull
 from settings import PROJECT_DIR, Settings
 
 logger = logging.getLogger(__name__)
@@ -137,13 +140,20 @@ class WriteSession(Session):
 class Database:
     """The engine, and the one way routes and tools run domain functions against it."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, write_queue_timeout: float = 30) -> None:
         self.engine = engine
         self._write_engine = write_engine(engine)
         self._read_engine = read_engine(engine)
         # SQLite: one connection kept for read_version, used only on the event loop's thread.
         sqlite = engine.dialect.name == "sqlite"
         self._version_connection = engine.raw_connection() if sqlite else None
+        # SQLite has one writer at a time. Its writes queue here, on the event loop (FIFO, no
+        # worker thread held while waiting), instead of on SQLite's busy timeout, which fails
+        # a writer that waits longer. One queue per event loop: a process serves from one.
+        self._write_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
+        self._write_queues = weakref.WeakKeyDictionary()
+        self._queue_writes = sqlite
+        self._write_queue_timeout = write_queue_timeout
 
     def close(self) -> None:
         if self._version_connection is not None:
@@ -169,10 +179,26 @@ class Database:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
-        """`operation(session, ...)` on a worker thread, in a write transaction of its own."""
-        return await run_in_threadpool(
-            _in_session, WriteSession, self._write_engine, operation, *args, **kwargs
-        )
+        """`operation(session, ...)` on a worker thread, in a write transaction of its own.
+
+        On SQLite it first waits its turn; WriteQueueFull (503) when that takes longer than
+        the write queue timeout, and then nothing has been changed.
+        """
+        if not self._queue_writes:
+            return await run_in_threadpool(
+                _in_session, WriteSession, self._write_engine, operation, *args, **kwargs
+            )
+        queue = self._write_queues.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        try:
+            await asyncio.wait_for(queue.acquire(), self._write_queue_timeout)
+        except TimeoutError:
+            raise WriteQueueFull() from None
+        try:
+            return await run_in_threadpool(
+                _in_session, WriteSession, self._write_engine, operation, *args, **kwargs
+            )
+        finally:
+            queue.release()
 
     async def read_version(self, sql: str, params: dict[str, Any]) -> int | None:
         """The first column of the first row of one small query (a data version, response_cache.py).

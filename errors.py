@@ -16,6 +16,8 @@ from constants import (
     INVALID_JSON,
     ITEM_NOT_FOUND,
     NUL_IN_TEXT,
+    RETRY_AFTER_SECONDS,
+    WRITE_QUEUE_FULL,
 )
 
 # The pattern of every free-text field: anything but NUL (see describe_validation_errors).
@@ -83,6 +85,16 @@ class CustomerAlreadyExists(BankError):
 
     def __init__(self, customer_oid: str) -> None:
         super().__init__(CUSTOMER_ALREADY_EXISTS.format(customer_oid=customer_oid))
+
+
+class WriteQueueFull(BankError):
+    """A write waited longer than WRITE_QUEUE_TIMEOUT_SECONDS for its turn: 503, retry later."""
+
+    status_code = 503
+    retry_after = RETRY_AFTER_SECONDS
+
+    def __init__(self) -> None:
+        super().__init__(WRITE_QUEUE_FULL.format(retry_after=self.retry_after))
 
 
 class BodyTooLarge(HTTPException):

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from constants import API_DESCRIPTION, API_TITLE, API_VERSION, METHOD_NOT_ALLOWED
 from db import Database, create_db_engine, migrate
-from errors import BankError, describe_validation_errors
+from errors import BankError, WriteQueueFull, describe_validation_errors
 from mcp_server import build_mcp_server
 from middleware import (
     AccessMiddleware,
@@ -56,7 +56,8 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
 
 async def bank_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BankError)
-    return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, WriteQueueFull) else None
+    return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
 
 
 # --- App ------------------------------------------------------------------------------------
@@ -76,7 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         migrate(engine)
         seed_if_empty(engine)
         app.state.engine = engine
-        app.state.database = Database(engine)
+        app.state.database = Database(
+            engine, write_queue_timeout=settings.WRITE_QUEUE_TIMEOUT_SECONDS
+        )
         app.state.response_cache = ResponseCache(
             app.state.database, max_bytes=settings.RESPONSE_CACHE_MB * 2**20
         )

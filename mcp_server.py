@@ -342,7 +342,7 @@ def serve_stdio(settings: Settings) -> None:
     engine = create_db_engine(settings)
     migrate(engine)
     seed_if_empty(engine)
-    database = Database(engine)
+    database = Database(engine, write_queue_timeout=settings.WRITE_QUEUE_TIMEOUT_SECONDS)
     try:
         asyncio.run(
             build_mcp_server(lambda: database, read_only=settings.BANK_READ_ONLY).run_stdio_async()

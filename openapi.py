@@ -5,6 +5,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from db import is_sqlite
 from middleware import WRITE_METHODS
 from models import ErrorResponse
 from settings import Settings
@@ -16,6 +17,8 @@ ERROR_DESCRIPTIONS = {
     401: "BANK_API_KEY is set, and the request has no X-API-Key or Bearer token, or a wrong one",
     403: "The server is read-only (BANK_READ_ONLY=1): nothing was changed",
     413: "The request body is larger than MAX_BODY_BYTES",
+    503: "SQLite only: the write waited longer than WRITE_QUEUE_TIMEOUT_SECONDS for its turn; "
+    "nothing was changed. Retry after the Retry-After header's seconds",
     500: "Unexpected server error; the details are logged on the server only",
 }
 # One page of a list: the next page's URL comes in the Link header.
@@ -66,8 +69,10 @@ def finish_openapi(app: FastAPI, settings: Settings) -> None:
 
     FastAPI's 422 entries go: this API answers 400 instead. With BANK_API_KEY set, the two ways
     to send the key are declared (Swagger UI's Authorize button uses them), and every operation
-    but the health check lists 401. In read-only mode every write lists 403.
+    but the health check lists 401. In read-only mode every write lists 403; on SQLite, every
+    write lists the write queue's 503.
     """
+    queued_writes = is_sqlite(settings.DATABASE_URL)
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -89,6 +94,8 @@ def finish_openapi(app: FastAPI, settings: Settings) -> None:
                         responses["401"] = error_response_schema(401)
                     if settings.BANK_READ_ONLY and method.upper() in WRITE_METHODS:
                         responses["403"] = error_response_schema(403)
+                    if queued_writes and method.upper() in WRITE_METHODS:
+                        responses["503"] = error_response_schema(503)
             add_links(schema)
             app.openapi_schema = schema
         return app.openapi_schema

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     DB_POOL_SIZE: int = 20
     DB_MAX_OVERFLOW: int = 30
     SQLITE_BUSY_TIMEOUT_MS: int = 10_000
+    # SQLite: writes of one process take turns in a queue; one that cannot start within this
+    # many seconds is answered 503 with Retry-After. The busy timeout is the backstop between
+    # processes.
+    WRITE_QUEUE_TIMEOUT_SECONDS: float = Field(default=30, gt=0)
     # Request bodies over this many bytes are refused with 413 before they are read whole.
     MAX_BODY_BYTES: int = Field(default=1_048_576, ge=1)
     # When set, every endpoint but /health and the docs needs `X-API-Key: <key>` or

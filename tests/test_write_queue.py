@@ -1,0 +1,92 @@
+"""SQLite writers wait their turn in the process instead of failing when the lock is busy."""
+
+import asyncio
+import copy
+import uuid
+from collections import Counter
+from typing import Any
+
+import httpx
+
+from tests.fixtures import SAMPLE_OIDS, Shared, on_sqlite_only
+
+# A queue that gives up at once: writers behind a large import are answered 503.
+IMPATIENT = {"WRITE_QUEUE_TIMEOUT_SECONDS": "0.01"}
+
+# A busy timeout far shorter than one import: without a queue in the process, writers that
+# wait on SQLite's lock give up with "database is locked".
+STORM = {"SQLITE_BUSY_TIMEOUT_MS": "50"}
+
+
+def large_document(source: dict[str, Any], transactions: int) -> dict[str, Any]:
+    document = copy.deepcopy(source)
+    template = document["transactions"][0]
+    document["transactions"] = [
+        {**template, "description": f"Storm {n}"} for n in range(transactions)
+    ]
+    return document
+
+
+async def storm(base_url: str, document: dict[str, Any], writers: int) -> Counter[int]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=120) as http:
+        requests = [
+            http.put(f"/user-portfolio/{SAMPLE_OIDS[n % 3]}", json=document) for n in range(writers)
+        ]
+        requests += [
+            http.post("/register-customer", json={"name": f"Storm {n}"}) for n in range(writers)
+        ]
+        responses = await asyncio.gather(*requests)
+    return Counter(response.status_code for response in responses)
+
+
+@on_sqlite_only
+def test_concurrent_large_imports_all_succeed_under_a_short_busy_timeout(
+    backend: str, shared: Shared
+) -> None:
+    server = shared.server(backend, STORM)
+    source = httpx.get(f"{server.base_url}/user-portfolio/{SAMPLE_OIDS[0]}").json()
+    document = large_document(source, transactions=1500)
+    statuses = asyncio.run(storm(server.base_url, document, writers=8))
+    assert statuses == {200: 16}
+    stored = httpx.get(f"{server.base_url}/user-portfolio/{SAMPLE_OIDS[1]}").json()
+    assert stored["portfolio_summary"]["total_transactions"] == 1500
+    assert b"Unhandled error" not in server.log_path.read_bytes()
+
+
+@on_sqlite_only
+def test_a_write_that_cannot_start_in_time_is_503_with_retry_after_and_changes_nothing(
+    backend: str, shared: Shared
+) -> None:
+    server = shared.server(backend, IMPATIENT)
+    source = httpx.get(f"{server.base_url}/user-portfolio/{SAMPLE_OIDS[0]}").json()
+    document = large_document(source, transactions=1500)
+    oids = [str(uuid.uuid4()) for _ in range(12)]
+
+    async def imports_and_registrations() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=120) as http:
+            imports = [http.put(f"/user-portfolio/{oid}", json=document) for oid in SAMPLE_OIDS]
+            registrations = [
+                http.post("/register-customer", json={"name": "Queued", "customer_oid": oid})
+                for oid in oids
+            ]
+            return list(await asyncio.gather(*imports, *registrations))
+
+    responses = asyncio.run(imports_and_registrations())
+    assert {response.status_code for response in responses} <= {200, 503}
+    refused = [response for response in responses if response.status_code == 503]
+    assert refused
+    for response in refused:
+        assert response.headers["Retry-After"] == "2"
+        assert response.json() == {
+            "detail": "The bank is busy with other writes: nothing was changed; "
+            "retry after 2 seconds"
+        }
+    registered = {
+        oid
+        for oid, response in zip(oids, responses[5:], strict=True)
+        if response.status_code == 200
+    }
+    listed = {
+        customer["customer_oid"] for customer in httpx.get(f"{server.base_url}/customers").json()
+    }
+    assert listed == set(SAMPLE_OIDS) | registered
