@@ -230,12 +230,24 @@ def create_item(
     row = collection.table(**item.model_dump(), customer_oid=customer_oid)
     session.add(row)
     try:
-        session.commit()
+        session.flush()
     except IntegrityError:
         # The customer was deleted between the check and the insert (institutions never are).
         session.rollback()
         raise CustomerNotFound(customer_oid) from None
-    return collection.public_of(row)
+    return _answer_and_commit(session, collection, row)
+
+
+def _answer_and_commit(
+    session: WriteSession, collection: Collection[RowT, PublicT, Any, Any], row: RowT
+) -> PublicT:
+    """The stored row's public form, read in the write's own transaction, then the commit: the
+    answer is what was written, even if another request changes or deletes it right after."""
+    session.flush()
+    session.refresh(row)
+    answer = collection.public_of(row)
+    session.commit()
+    return answer
 
 
 def update_item(
@@ -253,8 +265,7 @@ def update_item(
         require_institutions(session, [fields["institution_id"]])
     for name, value in fields.items():
         setattr(row, name, value)
-    session.commit()
-    return collection.public_of(row)
+    return _answer_and_commit(session, collection, row)
 
 
 def delete_item(

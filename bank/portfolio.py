@@ -21,6 +21,7 @@ from bank.collections import (
 from bank.customers import get_customer, require_institutions
 from bank.money import total_in_reporting_currency, totals_by
 from db import WriteSession
+from errors import CustomerNotFound
 from models import (
     REPORTING_CURRENCY,
     HasData,
@@ -104,7 +105,10 @@ def import_portfolio(
     # deletes what the first stored (PostgreSQL; SQLite's write lock already serializes them).
     user = session.exec(
         select(User).where(col(User.customer_oid) == customer_oid).with_for_update()
-    ).one()
+    ).first()
+    if user is None:
+        # A DELETE of the customer committed between the insert and the lock: it won.
+        raise CustomerNotFound(customer_oid)
     user.name = portfolio.user.name
     require_institutions(session, (a.institution_id for a in portfolio.bank_accounts))
     for collection in COLLECTIONS:
@@ -125,5 +129,10 @@ def import_portfolio(
             collection.table(**item.model_dump(include=fields), customer_oid=customer_oid)
             for item in items
         )
+    # The answer is read in this transaction, before the commit: what was stored, even if
+    # another request changes or deletes the customer right after.
+    session.flush()
+    session.expire_all()
+    stored = get_portfolio(session, customer_oid=customer_oid)
     session.commit()
-    return get_portfolio(session, customer_oid=customer_oid), created
+    return stored, created

@@ -44,7 +44,7 @@ def test_app_start_migrates_to_head_and_check_is_clean(settings: Settings) -> No
     with TestClient(create_app(settings)):
         pass
     current = alembic(settings.DATABASE_URL, "current")
-    assert "0002 (head)" in current.stdout
+    assert "0003 (head)" in current.stdout
     alembic(settings.DATABASE_URL, "check")
 
 

@@ -1,11 +1,13 @@
 """The real server under accident: SIGKILL mid-write, SIGTERM mid-request, deletes racing reads."""
 
+import asyncio
 import signal
 import socket
 import sqlite3
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +191,42 @@ def test_a_portfolio_read_racing_its_delete_is_whole_or_404(live_server: LiveSer
                 reader.join(timeout=20)
     assert half == []
     assert seen["whole"] > 0 and seen["404"] > 0, seen
+
+
+async def put_and_delete_together(
+    base: str, document: dict[str, Any], oids: list[str]
+) -> list[tuple[int, int]]:
+    """PUT each customer's portfolio and DELETE the customer at the same moment."""
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        pairs = [
+            asyncio.gather(
+                http.put(f"/user-portfolio/{oid}", json=document), http.delete(f"/customer/{oid}")
+            )
+            for oid in oids
+        ]
+        results = await asyncio.gather(*pairs)
+    return [(put.status_code, delete.status_code) for put, delete in results]
+
+
+@pytest.mark.timeout(180)
+def test_a_portfolio_import_racing_the_customers_delete_is_200_201_or_404(
+    live_server: LiveServer,
+) -> None:
+    base = live_server.base_url
+    document = httpx.get(f"{base}/user-portfolio/{SAMPLE_OIDS[1]}").json()
+    expected = without_keys(document)
+    oids = [str(uuid.uuid4()) for _ in range(8)]
+    statuses: Counter[tuple[int, int]] = Counter()
+    for _ in range(8):
+        # Half of the customers exist before the round, half do not.
+        for oid in oids[::2]:
+            httpx.put(f"{base}/user-portfolio/{oid}", json=document)
+        statuses.update(asyncio.run(put_and_delete_together(base, document, oids)))
+        for oid in oids:
+            response = httpx.get(f"{base}/user-portfolio/{oid}")
+            assert response.status_code in {200, 404}
+            if response.status_code == 200:
+                assert without_keys(response.json()) == expected
+    assert {put for put, _ in statuses} <= {200, 201, 404}, statuses
+    assert {delete for _, delete in statuses} <= {200, 404}, statuses
+    assert b"Unhandled error" not in live_server.log_path.read_bytes()

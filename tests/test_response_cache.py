@@ -216,6 +216,28 @@ def test_the_version_changes_with_every_kind_of_write(engine: Engine) -> None:
         assert (list_version() != listed) == statement.startswith("UPDATE users"), statement
 
 
+def test_writes_that_change_no_customer_leave_the_list_version_alone(engine: Engine) -> None:
+    """A portfolio import inserts its customer with ON CONFLICT DO NOTHING: for one who exists,
+    nothing changes, and the list's one version row must not be locked (it deadlocked with a
+    DELETE of that customer on PostgreSQL)."""
+
+    def list_version() -> int:
+        with engine.connect() as connection:
+            query = text("SELECT version FROM customer_list_version")
+            return int(connection.execute(query).scalar_one())
+
+    statements = [
+        "INSERT INTO users (customer_oid, name) VALUES (:oid, 'Again') "
+        "ON CONFLICT (customer_oid) DO NOTHING",
+        "DELETE FROM users WHERE customer_oid = 'NO-SUCH-CUSTOMER'",
+    ]
+    for statement in statements:
+        listed = list_version()
+        with engine.begin() as connection:
+            connection.execute(text(statement), {"oid": OID})
+        assert list_version() == listed, statement
+
+
 @pytest.fixture
 def uncached_client(app_client: Callable[..., TestClient]) -> TestClient:
     return app_client(RESPONSE_CACHE_MB=0)
