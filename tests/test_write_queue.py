@@ -45,11 +45,11 @@ def test_concurrent_large_imports_all_succeed_under_a_short_busy_timeout(
 ) -> None:
     server = shared.server(backend, STORM)
     source = httpx.get(f"{server.base_url}/user-portfolio/{SAMPLE_OIDS[0]}").json()
-    document = large_document(source, transactions=1500)
+    document = large_document(source, transactions=600)
     statuses = asyncio.run(storm(server.base_url, document, writers=8))
     assert statuses == {200: 16}
     stored = httpx.get(f"{server.base_url}/user-portfolio/{SAMPLE_OIDS[1]}").json()
-    assert stored["portfolio_summary"]["total_transactions"] == 1500
+    assert stored["portfolio_summary"]["total_transactions"] == 600
     assert b"Unhandled error" not in server.log_path.read_bytes()
 
 
@@ -59,7 +59,7 @@ def test_a_write_that_cannot_start_in_time_is_503_with_retry_after_and_changes_n
 ) -> None:
     server = shared.server(backend, IMPATIENT)
     source = httpx.get(f"{server.base_url}/user-portfolio/{SAMPLE_OIDS[0]}").json()
-    document = large_document(source, transactions=1500)
+    document = large_document(source, transactions=600)
     oids = [str(uuid.uuid4()) for _ in range(12)]
 
     async def imports_and_registrations() -> list[httpx.Response]:
