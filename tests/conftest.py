@@ -26,6 +26,18 @@ from tests.fixtures import (
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start each worker's share with half of the slow tests, so that neither worker ends the
+    run alone on a long test while the other has nothing left. pytest-xdist's worksteal hands
+    each of the two workers one contiguous half of this list, then balances what remains.
+    Every test still runs; only the order changes."""
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    fast = [item for item in items if not item.get_closest_marker("slow")]
+    first_slow, second_slow = slow[0::2], slow[1::2]
+    split = len(items) // 2 - len(first_slow)
+    items[:] = first_slow + fast[:split] + second_slow + fast[split:]
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     """The MCP tests run on asyncio, the loop uvicorn and the SDK use in production."""

@@ -80,6 +80,7 @@ def without_keys(portfolio: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_every_acknowledged_write_survives_sigkill(own_live_server: LiveServer) -> None:
     live_server = own_live_server

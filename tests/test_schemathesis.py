@@ -40,6 +40,7 @@ ENGINE_MODES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize(("backend", "mode"), ENGINE_MODES, indirect=["backend"])
 def test_schemathesis_finds_nothing(
