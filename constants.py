@@ -63,5 +63,10 @@ WRITE_QUEUE_FULL: Final = (
 )
 RETRY_AFTER_SECONDS: Final = 2
 
+# A request whose Host header names another site (DNS rebinding), or none.
+HOST_NOT_ALLOWED: Final = (
+    "Host '{host}' is not served here: use localhost or 127.0.0.1, or add it to ALLOWED_HOSTS"
+)
+
 # The generic 500: the real error is logged on the server, never sent.
 INTERNAL_ERROR: Final = "Internal server error"

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
+from mcp.server.transport_security import TransportSecuritySettings
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from constants import API_DESCRIPTION, API_TITLE, API_VERSION, METHOD_NOT_ALLOWED
@@ -25,6 +26,7 @@ from middleware import (
     BodyLimitMiddleware,
     InternalErrorMiddleware,
     RequestLogMiddleware,
+    TrustedHostMiddleware,
     allowed_methods,
 )
 from openapi import finish_openapi
@@ -61,6 +63,22 @@ async def bank_error_handler(_request: Request, exc: Exception) -> JSONResponse:
 
 
 # --- App ------------------------------------------------------------------------------------
+
+
+def mcp_transport_security(allowed_hosts: list[str]) -> TransportSecuritySettings:
+    """The MCP SDK's DNS rebinding protection, from the same names as every other route: its
+    Host check, and its check of a browser's Origin. Independent of the address bound (HOST)."""
+    if "*" in allowed_hosts:
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    return TransportSecuritySettings(
+        allowed_hosts=[pattern for host in allowed_hosts for pattern in (host, f"{host}:*")],
+        allowed_origins=[
+            f"{scheme}://{host}{port}"
+            for host in allowed_hosts
+            for scheme in ("http", "https")
+            for port in ("", ":*")
+        ],
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -114,6 +132,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["Link", "Location", "X-Request-ID"],
     )
+    # Before CORS and access: a request for another site's name is refused whatever it asks.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(RequestLogMiddleware)  # outermost: it times and logs everything
     for area in (customers, portfolio, institutions, collections, health):
         app.include_router(area.router)
@@ -121,7 +141,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # can serve any request, and the tools need no server-to-client streaming. Its route joins
     # ours (not a mount at /, which would answer every unknown path itself).
     mcp_http = mcp.streamable_http_app(
-        streamable_http_path="/mcp", stateless_http=True, json_response=True, host=settings.HOST
+        streamable_http_path="/mcp",
+        stateless_http=True,
+        json_response=True,
+        transport_security=mcp_transport_security(settings.allowed_hosts),
     )
     app.router.routes.extend(mcp_http.routes)
     finish_openapi(app, settings)

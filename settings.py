@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
+LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 DEFAULT_CORS_ORIGINS = [
     "http://localhost:3000",
     "http://localhost:3001",
@@ -36,6 +37,10 @@ class Settings(BaseSettings):
     PORT: int = 3000
     # NoDecode: a plain comma-separated list, not JSON, is what people type into an environment.
     CORS_ORIGINS: Annotated[list[str], NoDecode] = DEFAULT_CORS_ORIGINS
+    # Host names (any port) the server answers besides localhost, 127.0.0.1 and [::1], whatever
+    # HOST it binds to: a page whose name resolves to this machine (DNS rebinding) gets 400.
+    # "*" answers every Host. /mcp checks browsers' Origin against the same names.
+    ALLOWED_HOSTS: Annotated[list[str], NoDecode] = []
     LOG_LEVEL: str = "info"
     # Sized above the 40 worker threads that serve sync routes, so requests wait on the
     # database, never on the pool.
@@ -63,7 +68,7 @@ class Settings(BaseSettings):
     def use_psycopg(cls, value: str) -> str:
         return normalize_database_url(value)
 
-    @field_validator("CORS_ORIGINS", mode="before")
+    @field_validator("CORS_ORIGINS", "ALLOWED_HOSTS", mode="before")
     @classmethod
     def split_origins(cls, value: object) -> object:
         if isinstance(value, str):
@@ -80,6 +85,11 @@ class Settings(BaseSettings):
     @classmethod
     def lower_log_level(cls, value: str) -> str:
         return value.lower()
+
+    @property
+    def allowed_hosts(self) -> list[str]:
+        """The Host names this server answers: the loopback names, then ALLOWED_HOSTS."""
+        return [*LOOPBACK_HOSTS, *(host.lower() for host in self.ALLOWED_HOSTS)]
 
 
 @lru_cache

@@ -5,6 +5,7 @@ PostgreSQL. Apps and servers that a test does not stop or break are shared for t
 engine and settings, and put back to the freshly seeded state before each test takes one.
 """
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from main import create_app
 from settings import Settings
 from tests.fixtures import (
     ENGINES,
+    TEST_CLIENT_HOST,
     LiveServer,
     Shared,
     app_engine,
@@ -24,6 +26,12 @@ from tests.fixtures import (
     postgres_unavailable,
     running,
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Starlette's TestClient sends `Host: testserver`, which the app does not answer unless
+    ALLOWED_HOSTS names it (only localhost, 127.0.0.1 and [::1] by default)."""
+    os.environ["ALLOWED_HOSTS"] = TEST_CLIENT_HOST
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -28,6 +28,8 @@ from response_cache import ResponseCache
 from seed import seed_if_empty
 from settings import PROJECT_DIR, Settings, normalize_database_url
 
+# The Host header Starlette's TestClient sends.
+TEST_CLIENT_HOST = "testserver"
 SAMPLE_OIDS = [f"550e8400-e29b-41d4-a716-44665544000{n}" for n in range(1, 6)]
 NEW_OID = "123e4567-e89b-42d3-a456-426614174000"
 MCP_TOOLS = {
