@@ -186,6 +186,12 @@ def test_writes_made_by_hand_in_sql_show_on_the_next_read(
     assert after["user"]["name"] == "Renamed By Hand"
 
 
+def list_version(engine: Engine) -> int:
+    with engine.connect() as connection:
+        query = text("SELECT version FROM customer_list_version")
+        return int(connection.execute(query).scalar_one())
+
+
 def test_the_version_changes_with_every_kind_of_write(engine: Engine) -> None:
     def version() -> int:
         with engine.connect() as connection:
@@ -196,11 +202,6 @@ def test_the_version_changes_with_every_kind_of_write(engine: Engine) -> None:
                 ).scalar_one()
             )
 
-    def list_version() -> int:
-        with engine.connect() as connection:
-            query = text("SELECT version FROM customer_list_version")
-            return int(connection.execute(query).scalar_one())
-
     statements = [
         "INSERT INTO spending (customer_oid, category, amount, currency, month) "
         "VALUES (:oid, 'Fees', 100, 'USD', '2099-01')",
@@ -209,11 +210,11 @@ def test_the_version_changes_with_every_kind_of_write(engine: Engine) -> None:
         "UPDATE users SET name = 'Someone Else' WHERE customer_oid = :oid",
     ]
     for statement in statements:
-        seen, listed = version(), list_version()
+        seen, listed = version(), list_version(engine)
         with engine.begin() as connection:
             connection.execute(text(statement), {"oid": OID})
         assert version() != seen, statement
-        assert (list_version() != listed) == statement.startswith("UPDATE users"), statement
+        assert (list_version(engine) != listed) == statement.startswith("UPDATE users"), statement
 
 
 def test_writes_that_change_no_customer_leave_the_list_version_alone(engine: Engine) -> None:
@@ -221,21 +222,16 @@ def test_writes_that_change_no_customer_leave_the_list_version_alone(engine: Eng
     nothing changes, and the list's one version row must not be locked (it deadlocked with a
     DELETE of that customer on PostgreSQL)."""
 
-    def list_version() -> int:
-        with engine.connect() as connection:
-            query = text("SELECT version FROM customer_list_version")
-            return int(connection.execute(query).scalar_one())
-
     statements = [
         "INSERT INTO users (customer_oid, name) VALUES (:oid, 'Again') "
         "ON CONFLICT (customer_oid) DO NOTHING",
         "DELETE FROM users WHERE customer_oid = 'NO-SUCH-CUSTOMER'",
     ]
     for statement in statements:
-        listed = list_version()
+        listed = list_version(engine)
         with engine.begin() as connection:
             connection.execute(text(statement), {"oid": OID})
-        assert list_version() == listed, statement
+        assert list_version(engine) == listed, statement
 
 
 @pytest.fixture
