@@ -2,9 +2,10 @@
 routes and tools call the domain through."""
 
 import asyncio
+import contextlib
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 from alembic import command
@@ -184,19 +185,24 @@ class Database:
         On SQLite it first waits its turn; WriteQueueFull (503) when that takes longer than
         the write queue timeout, and then nothing has been changed.
         """
-        if not self._queue_writes:
+        async with self._turn_to_write():
             return await run_in_threadpool(
                 _in_session, WriteSession, self._write_engine, operation, *args, **kwargs
             )
+
+    @contextlib.asynccontextmanager
+    async def _turn_to_write(self) -> AsyncIterator[None]:
+        """Wait for this write's turn in the queue (SQLite; at once elsewhere), and hold it."""
+        if not self._queue_writes:
+            yield
+            return
         queue = self._write_queues.setdefault(asyncio.get_running_loop(), asyncio.Lock())
         try:
             await asyncio.wait_for(queue.acquire(), self._write_queue_timeout)
         except TimeoutError:
             raise WriteQueueFull() from None
         try:
-            return await run_in_threadpool(
-                _in_session, WriteSession, self._write_engine, operation, *args, **kwargs
-            )
+            yield
         finally:
             queue.release()
 

@@ -39,6 +39,11 @@ class BankError(Exception):
     def message(self) -> str:
         return str(self.args[0])
 
+    @property
+    def headers(self) -> dict[str, str] | None:
+        """Headers the HTTP answer carries besides the body; none for most errors."""
+        return None
+
 
 class InvalidInput(BankError, ValueError):
     """The request is malformed; it is a ValueError so pydantic validators can raise it too."""
@@ -95,6 +100,10 @@ class WriteQueueFull(BankError):
 
     def __init__(self) -> None:
         super().__init__(WRITE_QUEUE_FULL.format(retry_after=self.retry_after))
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class BodyTooLarge(HTTPException):

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from constants import API_DESCRIPTION, API_TITLE, API_VERSION, METHOD_NOT_ALLOWED
 from db import Database, create_db_engine, migrate
-from errors import BankError, WriteQueueFull, describe_validation_errors
+from errors import BankError, describe_validation_errors
 from mcp_server import build_mcp_server
 from middleware import (
     AccessMiddleware,
@@ -58,8 +58,7 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
 
 async def bank_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BankError)
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, WriteQueueFull) else None
-    return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
+    return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=exc.headers)
 
 
 # --- App ------------------------------------------------------------------------------------

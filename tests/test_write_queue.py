@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.fixtures import SAMPLE_OIDS, Shared, on_sqlite_only
+from tests.fixtures import SAMPLE_OIDS, LiveServer, Shared, on_sqlite_only
 
 # A queue that gives up at once: writers behind a large import are answered 503.
 IMPATIENT = {"WRITE_QUEUE_TIMEOUT_SECONDS": "0.01"}
@@ -39,13 +39,20 @@ async def storm(base_url: str, document: dict[str, Any], writers: int) -> Counte
     return Counter(response.status_code for response in responses)
 
 
+def server_and_large_document(
+    shared: Shared, backend: str, env: dict[str, str]
+) -> tuple[LiveServer, dict[str, Any]]:
+    """A real server with `env`, and a copy of a sample portfolio with 600 transactions."""
+    server = shared.server(backend, env)
+    source = httpx.get(f"{server.base_url}/user-portfolio/{SAMPLE_OIDS[0]}").json()
+    return server, large_document(source, transactions=600)
+
+
 @on_sqlite_only
 def test_concurrent_large_imports_all_succeed_under_a_short_busy_timeout(
     backend: str, shared: Shared
 ) -> None:
-    server = shared.server(backend, STORM)
-    source = httpx.get(f"{server.base_url}/user-portfolio/{SAMPLE_OIDS[0]}").json()
-    document = large_document(source, transactions=600)
+    server, document = server_and_large_document(shared, backend, STORM)
     statuses = asyncio.run(storm(server.base_url, document, writers=8))
     assert statuses == {200: 16}
     stored = httpx.get(f"{server.base_url}/user-portfolio/{SAMPLE_OIDS[1]}").json()
@@ -57,9 +64,7 @@ def test_concurrent_large_imports_all_succeed_under_a_short_busy_timeout(
 def test_a_write_that_cannot_start_in_time_is_503_with_retry_after_and_changes_nothing(
     backend: str, shared: Shared
 ) -> None:
-    server = shared.server(backend, IMPATIENT)
-    source = httpx.get(f"{server.base_url}/user-portfolio/{SAMPLE_OIDS[0]}").json()
-    document = large_document(source, transactions=600)
+    server, document = server_and_large_document(shared, backend, IMPATIENT)
     oids = [str(uuid.uuid4()) for _ in range(12)]
 
     async def imports_and_registrations() -> list[httpx.Response]:
