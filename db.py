@@ -4,10 +4,13 @@ routes and tools call the domain through."""
 import asyncio
 import contextlib
 import logging
+import re
 import weakref
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from functools import cache
+from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar, cast
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from fastapi import Depends, Request
@@ -148,6 +151,7 @@ class Database:
         # SQLite: one connection kept for read_version, used only on the event loop's thread.
         sqlite = engine.dialect.name == "sqlite"
         self._version_connection = engine.raw_connection() if sqlite else None
+        self._reads_inline = sqlite
         # SQLite has one writer at a time. Its writes queue here, on the event loop (FIFO, no
         # worker thread held while waiting), instead of on SQLite's busy timeout, which fails
         # a writer that waits longer. One queue per event loop: a process serves from one.
@@ -168,7 +172,16 @@ class Database:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
-        """`operation(session, ...)` on a worker thread, in a read transaction of its own."""
+        """`operation(session, ...)` in a read transaction of its own.
+
+        On SQLite it runs on the event loop itself. A read there is this process's own work on a
+        local file, never a wait (in WAL mode readers do not wait for writers): a hop to a worker
+        thread costs more than most reads, and threads taking turns on the GIL stretch every
+        request's tail latency (README, Benchmarks). Over a network (PostgreSQL) it runs on a
+        worker thread.
+        """
+        if self._reads_inline:
+            return _in_session(Session, self._read_engine, operation, *args, **kwargs)
         return await run_in_threadpool(
             _in_session, Session, self._read_engine, operation, *args, **kwargs
         )
@@ -220,14 +233,49 @@ class Database:
             return None if row is None else int(row[0])
 
         def read() -> int | None:
-            with self.engine.connect() as connection:
-                value = connection.execute(text(sql), params).scalar()
-                return None if value is None else int(value)
+            connection = self.engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(pyformat(sql), params)
+                row = cursor.fetchone()
+                return None if row is None else int(row[0])
+            finally:
+                connection.close()
 
         return await run_in_threadpool(read)
 
     async def is_reachable(self) -> bool:
         return await run_in_threadpool(database_is_reachable, self.engine)
+
+
+Row = Sequence[Any]
+Params = Mapping[str, Any]
+
+
+@cache
+def pyformat(sql: str) -> str:
+    """SQL with :name parameters (sqlite3's style) in psycopg's %(name)s style."""
+    return re.sub(r":(\w+)", r"%(\1)s", sql)
+
+
+def select_rows(session: Session, statements: Sequence[tuple[str, Params]]) -> list[list[Row]]:
+    """The rows of each SELECT (SQL with :name parameters), run on the driver's own cursor in the
+    session's transaction: no ORM objects, no statement compiling. On PostgreSQL the statements
+    go out together in one pipeline, one round trip."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        cursor = connection.connection.cursor()
+        try:
+            return [cursor.execute(sql, params).fetchall() for sql, params in statements]
+        finally:
+            cursor.close()
+    driver = cast(psycopg.Connection[Any], connection.connection.driver_connection)
+    if len(statements) == 1:
+        sql, params = statements[0]
+        return [driver.execute(pyformat(sql), params).fetchall()]
+    with driver.pipeline():
+        cursors = [driver.execute(pyformat(sql), params) for sql, params in statements]
+    return [cursor.fetchall() for cursor in cursors]
 
 
 def _in_session(

@@ -152,7 +152,7 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
 
         async def page() -> CustomerPage:
             query = CustomerPageQuery.model_validate({"limit": limit, "cursor": cursor})
-            customers = await database().read(bank.customers.list_customers, page=query)
+            customers = await database().read(bank.documents.list_customers, page=query)
             return CustomerPage(customers=customers.items, next_cursor=customers.next_cursor)
 
         return await answer(page)
@@ -218,7 +218,7 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
                 | {"limit": limit, "cursor": cursor}
             )
             found = await database().read(
-                bank.collections.list_transactions, customer_oid=oid, query=query
+                bank.documents.list_transactions, customer_oid=oid, query=query
             )
             return TransactionPage(transactions=found.items, next_cursor=found.next_cursor)
 

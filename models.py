@@ -10,7 +10,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema, create_model
 from pydantic import Field as PydanticField
-from sqlalchemy import BigInteger, Index, Integer
+from sqlalchemy import BigInteger, Index
 from sqlmodel import Field, Relationship, SQLModel
 
 from constants import DELETED_MESSAGE, REGISTERED_MESSAGE
@@ -500,15 +500,6 @@ class CustomerVersion(SQLModel, table=True):
         max_length=36,
         sa_type=OID_COLUMN,
     )
-    version: int = Field(sa_type=BigInteger)
-
-
-class CustomerListVersion(SQLModel, table=True):
-    """The one-row version of the customer list: new with every customer added, removed or
-    renamed."""
-
-    __tablename__ = "customer_list_version"
-    id: int = Field(primary_key=True, sa_type=Integer)
     version: int = Field(sa_type=BigInteger)
 
 

@@ -1,52 +1,36 @@
-"""The response cache: a GET's serialized answer, kept in memory and served again while its data
-is unchanged.
+"""The response cache: a GET's answer about one customer, kept in memory and served again
+while that customer's data is unchanged.
 
-Each answer is stored with the data version it was read at: a customer's (customer_versions) or
-the customer list's (customer_list_version). Database triggers give a version a new random value
-with every write to the data behind it (migration 0002). Before a stored answer is served, the
-current version is read, one indexed lookup, and must match. Any write by any process (another
-worker, MCP, seed.py, reset_database.py, a SQL shell) therefore shows on the very next read.
-
-Routes fill the cache (ResponseCache.read); ResponseCacheMiddleware serves from it, in front of
-routing, so a repeated GET skips FastAPI's parameter parsing too. Only a request with the same
-path and query string as one that succeeded is served from memory: its parameters are valid, as
-they were then.
+1. Each answer is stored with its customer's data version (customer_versions), read in the same
+   transaction as the answer's data.
+2. Database triggers give that version a new random value with every write to the customer's
+   rows (migration 0002), whoever makes it: another worker, MCP, a script, a SQL shell.
+3. Before a stored answer is served, the current version is read (one primary-key lookup) and
+   must match; only the same path and query string as an answer that succeeded is served.
+4. The store drops the least recently used answers beyond RESPONSE_CACHE_MB, counting each
+   entry's bytes: body, key and a measured fixed overhead per entry.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Concatenate, ParamSpec
 
 from cachetools import LRUCache
 from fastapi import Request, Response
-from pydantic import TypeAdapter
-from sqlalchemy import text
+from pydantic_core import to_json
 from sqlmodel import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bank.pagination import Page
-from db import Database
+from db import Database, select_rows
+
+VERSION_SQL = "SELECT version FROM customer_versions WHERE customer_oid = :customer_oid"
+# What an entry costs beyond its bytes: the key tuple, the entry objects and the store's own
+# bookkeeping (tests/test_response_cache.py measures it with tracemalloc).
+ENTRY_OVERHEAD = 1024
 
 
-@dataclass(frozen=True)
-class Version:
-    """The query reading one data version; its SQL takes :named parameters on both drivers."""
-
-    sql: str
-    params: dict[str, Any]
-
-
-def customer_version(customer_oid: str) -> Version:
-    """Everything one customer's portfolio, items and lists show; no row when no such customer."""
-    sql = "SELECT version FROM customer_versions WHERE customer_oid = :customer_oid"
-    return Version(sql, {"customer_oid": customer_oid})
-
-
-CUSTOMER_LIST_VERSION = Version("SELECT version FROM customer_list_version", {})
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Answer:
     """A serialized answer, and the next page's query string when it is one page of a list."""
 
@@ -54,26 +38,22 @@ class Answer:
     next_page_query: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stored:
     answer: Answer
-    version: Version
-    version_read: int
+    customer_oid: str
+    version: int
+    size: int  # bytes held, ENTRY_OVERHEAD included
 
 
-@lru_cache
-def _adapter(shape: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(shape)
-
-
-def serialize(request: Request, shape: Any, result: Any) -> Answer:
-    """The bytes FastAPI itself sends for `result` as `shape` (pydantic-core's dump_json)."""
+def serialize(request: Request, result: Any) -> Answer:
+    """The JSON bytes of a read's result: a document, or one page of a list."""
     if not isinstance(result, Page):
-        return Answer(_adapter(shape).dump_json(result, by_alias=True))
+        return Answer(to_json(result))
     next_page_query = None
     if result.next_cursor is not None:
         next_page_query = request.url.include_query_params(cursor=result.next_cursor).query
-    return Answer(_adapter(shape).dump_json(result.items, by_alias=True), next_page_query)
+    return Answer(to_json(result.items), next_page_query)
 
 
 def json_response(request: Request, answer: Answer) -> Response:
@@ -93,52 +73,68 @@ P = ParamSpec("P")
 
 
 class ResponseCache:
-    """The cached answers of one server process, least recently used dropped beyond
-    `max_bytes`."""
+    """The cached answers of one server process."""
 
     def __init__(self, database: Database, *, max_bytes: int) -> None:
         self.database = database
         self._store: LRUCache[tuple[str, bytes], Stored] | None = None
         if max_bytes > 0:
-            self._store = LRUCache(max_bytes, getsizeof=lambda stored: len(stored.answer.body))
+            self._store = LRUCache(max_bytes, getsizeof=lambda stored: stored.size)
 
     async def read(
         self,
         request: Request,
-        version: Version,
-        shape: Any,
+        customer_oid: str,
         operation: Callable[Concatenate[Session, P], Any],
         /,
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> Response:
-        """Answer the GET `request` with `operation(session, ...)` serialized as `shape`, and
-        keep the answer with `version` as it was when the data was read."""
+        """Answer the GET `request` about `customer_oid` with `operation(session, ...)`, and keep
+        the answer with the customer's version as it was when the data was read."""
 
         def read_fresh(session: Session) -> tuple[int | None, Answer]:
             # The version first, in the same transaction: the data read after it is never
             # older, so an answer is never stored under a version newer than its data.
-            version_read = session.execute(text(version.sql), version.params).scalar()
-            return version_read, serialize(request, shape, operation(session, *args, **kwargs))
+            (version,) = select_rows(session, [(VERSION_SQL, {"customer_oid": customer_oid})])
+            answer = serialize(request, operation(session, *args, **kwargs))
+            return (version[0][0] if version else None), answer
 
-        version_read, answer = await self.database.read(read_fresh)
-        store = self._store
-        if store is not None and version_read is not None and len(answer.body) <= store.maxsize:
-            store[_key(request.scope)] = Stored(answer, version, int(version_read))
+        version, answer = await self.database.read(read_fresh)
+        if version is not None:
+            self.keep(request.scope, answer, customer_oid, int(version))
         return json_response(request, answer)
+
+    def keep(self, scope: Scope, answer: Answer, customer_oid: str, version: int) -> None:
+        """Store the answer to this GET, read at `version` of the customer's data."""
+        store = self._store
+        if store is None:
+            return
+        path, query = key = _key(scope)
+        size = ENTRY_OVERHEAD + len(answer.body) + len(path) + len(query) + len(customer_oid)
+        size += len(answer.next_page_query or "")
+        if size <= store.maxsize:
+            store[key] = Stored(answer, customer_oid, version, size)
 
     def clear(self) -> None:
         """Forget every cached answer (each would be refused anyway once its data changed)."""
         if self._store is not None:
             self._store.clear()
 
+    @property
+    def bytes_held(self) -> int:
+        """The bytes the stored answers hold, as the store counts them."""
+        return int(self._store.currsize) if self._store is not None else 0
+
     async def stored(self, scope: Scope) -> Answer | None:
-        """The stored answer to this GET, if its data has not changed since it was read."""
+        """The stored answer to this GET, if its customer's data has not changed since."""
         stored = self._store.get(_key(scope)) if self._store is not None else None
         if stored is None:
             return None
-        current = await self.database.read_version(stored.version.sql, stored.version.params)
-        return stored.answer if current == stored.version_read else None
+        current = await self.database.read_version(
+            VERSION_SQL, {"customer_oid": stored.customer_oid}
+        )
+        return stored.answer if current == stored.version else None
 
 
 class ResponseCacheMiddleware:
@@ -159,13 +155,13 @@ class ResponseCacheMiddleware:
 
 async def cached_read(
     request: Request,
-    version: Version,
-    shape: Any,
+    customer_oid: str,
     operation: Callable[Concatenate[Session, P], Any],
     /,
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> Response:
-    """The response to the GET `request`, read and kept by this server's response cache."""
+    """The response to the GET `request` about one customer, read and kept by this server's
+    response cache."""
     cache: ResponseCache = request.app.state.response_cache
-    return await cache.read(request, version, shape, operation, *args, **kwargs)
+    return await cache.read(request, customer_oid, operation, *args, **kwargs)

@@ -1,17 +1,15 @@
 """Per-customer collections: assets, bank accounts, transactions, spending and derivative
 transactions, each listed, created, read, changed and deleted the same way."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, col
+from sqlmodel import Session, SQLModel
 from sqlmodel.sql.expression import SelectOfScalar, select
 
 from bank.customers import get_customer, require_institutions
-from bank.pagination import FIRST_PAGE, Page, ordered, paginate
 from db import WriteSession
 from errors import CustomerNotFound, ItemNotFound
 from models import (
@@ -36,7 +34,6 @@ from models import (
     Transaction,
     TransactionCreate,
     TransactionPublic,
-    TransactionQuery,
     TransactionUpdate,
     page_query,
 )
@@ -136,14 +133,6 @@ COLLECTIONS: tuple[Collection[Any, Any, Any, Any], ...] = (
 )
 
 
-def customer_items(
-    session: Session, collection: Collection[RowT, Any, Any, Any], customer_oid: str
-) -> list[RowT]:
-    """All of a customer's items of one collection, in the collection's list order."""
-    order = ordered(collection.key(), newest_first=collection.newest_first)
-    return list(session.exec(collection.rows_of(customer_oid).order_by(*order)).all())
-
-
 def _get_row(
     session: Session,
     collection: Collection[RowT, Any, Any, Any],
@@ -162,47 +151,6 @@ def _get_row(
     if row is None:
         raise ItemNotFound(collection.label, item_id, customer_oid)
     return row
-
-
-def list_items(
-    session: Session,
-    /,
-    *,
-    collection: Collection[Any, PublicT, Any, Any],
-    customer_oid: str,
-    page: PageQuery = FIRST_PAGE,
-    filters: Sequence[ColumnElement[bool]] = (),
-) -> Page[PublicT]:
-    get_customer(session, customer_oid=customer_oid)
-    rows = paginate(
-        session,
-        collection.rows_of(customer_oid).where(*filters),
-        key=collection.key(),
-        newest_first=collection.newest_first,
-        page=page,
-    )
-    return Page([collection.public_of(row) for row in rows.items], rows.next_cursor)
-
-
-def list_transactions(
-    session: Session, /, *, customer_oid: str, query: TransactionQuery
-) -> Page[TransactionPublic]:
-    """A customer's transactions, newest first, within [from, to] and of a type or category.
-
-    A range whose start is after its end holds no dates, so it lists no transactions.
-    """
-    filters: list[ColumnElement[bool]] = []
-    if query.start is not None:
-        filters.append(col(Transaction.date) >= query.start)
-    if query.end is not None:
-        filters.append(col(Transaction.date) <= query.end)
-    if query.type is not None:
-        filters.append(col(Transaction.type) == query.type.value)
-    if query.category is not None:
-        filters.append(col(Transaction.category) == query.category)
-    return list_items(
-        session, collection=TRANSACTIONS, customer_oid=customer_oid, page=query, filters=filters
-    )
 
 
 def get_item(

@@ -9,7 +9,6 @@ from sqlalchemy import CursorResult, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bank.pagination import FIRST_PAGE, Page, paginate
 from db import WriteSession
 from errors import CustomerAlreadyExists, CustomerNotFound, InstitutionNotFound
 from models import (
@@ -19,17 +18,8 @@ from models import (
     CustomerRegistered,
     Institution,
     InstitutionPublic,
-    PageQuery,
     User,
-    UserPublic,
 )
-
-
-def list_customers(session: Session, /, *, page: PageQuery = FIRST_PAGE) -> Page[UserPublic]:
-    users = paginate(
-        session, select(User), key=[col(User.customer_oid)], newest_first=False, page=page
-    )
-    return Page([UserPublic.model_validate(user) for user in users.items], users.next_cursor)
 
 
 def register_customer(session: WriteSession, /, *, customer: CustomerCreate) -> CustomerRegistered:

@@ -1,10 +1,8 @@
-"""Amounts in the reporting currency, at fixed, documented rates."""
+"""Amounts in the reporting currency, at fixed, documented rates, in whole cents."""
 
-from collections import defaultdict
-from collections.abc import Iterable
 from decimal import Decimal
+from fractions import Fraction
 
-from fields import to_cents
 from models import REPORTING_CURRENCY, Currency
 
 # Value of one unit in USD. A sandbox needs totals that are stable and reproducible, not live
@@ -17,22 +15,22 @@ USD_PER_UNIT: dict[Currency, Decimal] = {
     Currency.CAD: Decimal("0.73"),
     Currency.JPY: Decimal("0.0067"),
 }
-ZERO = Decimal("0.00")
+# Reporting-currency value of one unit as an exact fraction, by currency code (a Currency is
+# its code).
+RATES: dict[str, Fraction] = {
+    code: Fraction(USD_PER_UNIT[code]) / Fraction(USD_PER_UNIT[REPORTING_CURRENCY])
+    for code in Currency
+}
+_RATIOS = {code: (rate.numerator, rate.denominator) for code, rate in RATES.items()}
 
 
-def to_reporting_currency(amount: Decimal, currency: Currency | str) -> Decimal:
-    """Convert an amount into the reporting currency, rounded to the cent (banker's rounding)."""
-    rate = USD_PER_UNIT[Currency(currency)] / USD_PER_UNIT[REPORTING_CURRENCY]
-    return to_cents(amount * rate)
-
-
-def total_in_reporting_currency(amounts: Iterable[tuple[Decimal, Currency | str]]) -> Decimal:
-    return sum((to_reporting_currency(a, c) for a, c in amounts), ZERO)
-
-
-def totals_by(items: Iterable[tuple[str, Decimal, Currency | str]]) -> dict[str, Decimal]:
-    """Sum (key, amount, currency) triples per key in the reporting currency, keys sorted."""
-    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for key, amount, currency in items:
-        totals[key] += to_reporting_currency(amount, currency)
-    return dict(sorted(totals.items()))
+def to_reporting_cents(cents: int, currency: str) -> int:
+    """An amount in cents converted into the reporting currency, rounded to the cent, half to
+    even (banker's rounding): exact integer arithmetic, no floating point."""
+    numerator, denominator = _RATIOS[currency]
+    if denominator == 1:
+        return cents * numerator
+    quotient, remainder = divmod(cents * numerator, denominator)  # remainder >= 0
+    if 2 * remainder > denominator or (2 * remainder == denominator and quotient % 2):
+        quotient += 1
+    return quotient

@@ -47,36 +47,3 @@ def _cursor_value(column: Any, value: str) -> Any:
     if isinstance(column.type, Integer):
         return int(value)
     return normalize_customer_oid(value) if column.key == "customer_oid" else value
-
-
-def ordered(key: Sequence[Any], *, newest_first: bool) -> list[Any]:
-    """ORDER BY clauses for a list key, all descending for newest-first lists."""
-    return [column.desc() if newest_first else column.asc() for column in key]
-
-
-def paginate(
-    session: Session,
-    statement: SelectOfScalar[T],
-    *,
-    key: Sequence[Any],
-    newest_first: bool,
-    page: PageQuery,
-) -> Page[T]:
-    """One page of `statement`, in `key` order, after the row the cursor names (keyset, no OFFSET).
-
-    Rows added while a client walks the pages never shift it: every row that existed when the
-    walk began is seen exactly once.
-    """
-    ordered_key, limit = tuple_(*key), page.limit
-    if page.cursor is not None:
-        after = tuple_(*decode_cursor(page.cursor, key))
-        statement = statement.where(ordered_key < after if newest_first else ordered_key > after)
-    order = ordered(key, newest_first=newest_first)
-    rows = list(session.exec(statement.order_by(*order).limit(limit + 1)).all())
-    if len(rows) <= limit:
-        return Page(items=rows, next_cursor=None)
-    last = rows[limit - 1]
-    return Page(
-        items=rows[:limit],
-        next_cursor=encode_cursor([getattr(last, column.key) for column in key]),
-    )

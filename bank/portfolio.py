@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, col, select
 
+from bank import documents
 from bank.collections import (
     ASSETS,
     BANK_ACCOUNTS,
@@ -16,68 +17,16 @@ from bank.collections import (
     SPENDING,
     TRANSACTIONS,
     Collection,
-    customer_items,
 )
-from bank.customers import get_customer, require_institutions
-from bank.money import total_in_reporting_currency, totals_by
+from bank.customers import require_institutions
 from db import WriteSession
 from errors import CustomerNotFound
-from models import (
-    REPORTING_CURRENCY,
-    HasData,
-    Portfolio,
-    PortfolioImport,
-    PortfolioSummary,
-    User,
-    UserPublic,
-)
+from models import Portfolio, PortfolioImport, User
 
 
 def get_portfolio(session: Session, /, *, customer_oid: str) -> Portfolio:
     """Everything the bank holds on one customer, with a summary in the reporting currency."""
-    # One session, one transaction: every list comes from the same snapshot.
-    user = get_customer(session, customer_oid=customer_oid)
-    assets = customer_items(session, ASSETS, customer_oid)
-    accounts = customer_items(session, BANK_ACCOUNTS, customer_oid)
-    transactions = customer_items(session, TRANSACTIONS, customer_oid)
-    spending = customer_items(session, SPENDING, customer_oid)
-    derivatives = customer_items(session, DERIVATIVE_TRANSACTIONS, customer_oid)
-
-    total_cash = total_in_reporting_currency((a.balance, a.currency) for a in accounts)
-    total_asset_value = total_in_reporting_currency((a.current_value, a.currency) for a in assets)
-    summary = PortfolioSummary(
-        customer_oid=customer_oid,
-        total_cash_balance=total_cash,
-        total_spending=total_in_reporting_currency((s.amount, s.currency) for s in spending),
-        total_assets=len(assets),
-        total_accounts=len(accounts),
-        total_transactions=len(transactions),
-        total_spending_categories=len({s.category for s in spending}),
-        total_derivative_positions=len(derivatives),
-        has_data=HasData(
-            assets=bool(assets),
-            accounts=bool(accounts),
-            transactions=bool(transactions),
-            spending=bool(spending),
-            derivatives=bool(derivatives),
-        ),
-        currency=REPORTING_CURRENCY,
-        total_asset_value=total_asset_value,
-        net_worth=total_cash + total_asset_value,
-        asset_allocation=totals_by((a.asset_type, a.current_value, a.currency) for a in assets),
-        spending_by_category=totals_by((s.category, s.amount, s.currency) for s in spending),
-        spending_by_month=totals_by((s.month, s.amount, s.currency) for s in spending),
-    )
-    return Portfolio(
-        customer_oid=customer_oid,
-        user=UserPublic.model_validate(user),
-        assets=[ASSETS.public_of(row) for row in assets],
-        bank_accounts=[BANK_ACCOUNTS.public_of(row) for row in accounts],
-        transactions=[TRANSACTIONS.public_of(row) for row in transactions],
-        spending=[SPENDING.public_of(row) for row in spending],
-        derivative_transactions=[DERIVATIVE_TRANSACTIONS.public_of(row) for row in derivatives],
-        portfolio_summary=summary,
-    )
+    return Portfolio.model_validate(documents.portfolio(session, customer_oid=customer_oid))
 
 
 def _insert_customer_if_missing(session: Session, customer_oid: str, name: str) -> bool:

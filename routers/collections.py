@@ -12,11 +12,12 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import APIRouter, Query, Request, Response
 
 from bank import collections as bank_collections
+from bank import documents
 from bank.collections import BANK_ACCOUNTS, Collection, CreateT, PublicT, UpdateT
 from db import DatabaseDep
 from models import PageQuery, TransactionPublic, TransactionQuery
 from openapi import NAMES_INSTITUTIONS, PAGED, error_responses
-from response_cache import cached_read, customer_version
+from response_cache import cached_read
 from routers.params import CustomerOIDPath, ItemId
 
 router = APIRouter()
@@ -78,12 +79,7 @@ async def list_transactions(
 ) -> Response:
     """The customer's transactions, newest first (date, then id), within from-to inclusive."""
     return await cached_read(
-        request,
-        customer_version(customer_oid),
-        list[TransactionPublic],
-        bank_collections.list_transactions,
-        customer_oid=customer_oid,
-        query=query,
+        request, customer_oid, documents.list_transactions, customer_oid=customer_oid, query=query
     )
 
 
@@ -127,9 +123,8 @@ def add_collection_routes(
     ) -> Response:
         return await cached_read(
             request,
-            customer_version(customer_oid),
-            public_list,
-            bank_collections.list_items,
+            customer_oid,
+            documents.list_page,
             collection=collection,
             customer_oid=customer_oid,
             page=page,

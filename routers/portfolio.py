@@ -2,11 +2,11 @@
 
 from fastapi import APIRouter, Request, Response
 
-from bank import portfolio
+from bank import documents, portfolio
 from db import DatabaseDep
 from models import Portfolio, PortfolioImport
 from openapi import NAMES_INSTITUTIONS, error_responses
-from response_cache import cached_read, customer_version
+from response_cache import cached_read
 from routers.params import CustomerOIDPath
 
 router = APIRouter(tags=["portfolio"])
@@ -21,13 +21,7 @@ router = APIRouter(tags=["portfolio"])
 )
 async def get_user_portfolio(customer_oid: CustomerOIDPath, request: Request) -> Response:
     """Assets, accounts, transactions, spending, derivatives and a summary in one document."""
-    return await cached_read(
-        request,
-        customer_version(customer_oid),
-        Portfolio,
-        portfolio.get_portfolio,
-        customer_oid=customer_oid,
-    )
+    return await cached_read(request, customer_oid, documents.portfolio, customer_oid=customer_oid)
 
 
 @router.put(

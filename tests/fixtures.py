@@ -129,8 +129,8 @@ def empty_database(backend: str, directory: Path) -> Iterator[str]:
 
 # --- Back to the freshly seeded state ---------------------------------------------------------
 
-# Alembic's own table, and the customer list's version row the migration creates.
-KEPT_TABLES = {"alembic_version", "customer_list_version"}
+# Alembic's own table.
+KEPT_TABLES = {"alembic_version"}
 
 
 class Reset:
