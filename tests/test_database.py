@@ -13,9 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, make_url, text
 
+from db import alembic_config
 from main import create_app
 from settings import PROJECT_DIR, Settings
 from tests.fixtures import (
@@ -44,7 +46,8 @@ def test_app_start_migrates_to_head_and_check_is_clean(settings: Settings) -> No
     with TestClient(create_app(settings)):
         pass
     current = alembic(settings.DATABASE_URL, "current")
-    assert "0003 (head)" in current.stdout
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert f"{head} (head)" in current.stdout
     alembic(settings.DATABASE_URL, "check")
 
 
