@@ -295,8 +295,8 @@ class Shared:
     costs far more, a new server more still. A test that stops, kills or restarts its server,
     or breaks its database, takes one of its own instead.
 
-    A server keeps answers in memory, but reseeding gives every customer and the customer list
-    new random data versions, so none of them is served again."""
+    A server keeps answers in memory, but reseeding gives every customer a new random data
+    version, so none of them is served again."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
