@@ -48,6 +48,9 @@ NOT_A_MONTH: Final = "Input should be a month in YYYY-MM form, such as 2026-09"
 NUL_IN_TEXT: Final = "Text cannot contain the NUL character (\\u0000)"
 INVALID_JSON: Final = "Request body is not valid JSON: {problem}"
 BODY_TOO_LARGE: Final = "Request body too large: the limit is {limit:,} bytes"
+# Refused by the server (server.py) before any route runs, with 431.
+HEADERS_TOO_LARGE: Final = "Request line and headers too large: the limit is {limit:,} bytes"
+TOO_MANY_HEADERS: Final = "Too many request headers: the limit is {limit:,}"
 METHOD_NOT_ALLOWED: Final = "Method {method} is not allowed here; use {allowed}"
 
 # Access (middleware.AccessMiddleware): answered before any route runs.

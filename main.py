@@ -33,6 +33,7 @@ from openapi import finish_openapi
 from response_cache import ResponseCache, ResponseCacheMiddleware
 from routers import collections, customers, health, institutions, portfolio
 from seed import seed_if_empty
+from server import BankHttpProtocol
 from settings import Settings, get_settings
 
 # --- Errors ---------------------------------------------------------------------------------
@@ -154,11 +155,13 @@ app = create_app()
 
 if __name__ == "__main__":
     settings = get_settings()
-    # Access lines come from RequestLogMiddleware, with the request id and duration.
+    # Access lines come from RequestLogMiddleware, with the request id and duration. The
+    # protocol limits request headers and tells requests when their client has gone (server.py).
     uvicorn.run(
         app,
         host=settings.HOST,
         port=settings.PORT,
+        http=BankHttpProtocol,
         log_level=settings.LOG_LEVEL,
         access_log=False,
         timeout_graceful_shutdown=settings.SHUTDOWN_TIMEOUT_SECONDS,

@@ -53,6 +53,8 @@ class InternalErrorMiddleware:
         try:
             await self.app(scope, receive, tracked)
         except Exception:
+            if CLIENT_DISCONNECTED in scope.get("state", {}):
+                raise  # not an error: RequestLogMiddleware logs the hang-up, once, at INFO
             logger.exception(
                 "Unhandled error on %s %s (request_id=%s)",
                 scope["method"],
@@ -116,6 +118,11 @@ async def refuse(error: BodyTooLarge, scope: Scope, receive: Receive, send: Send
 REQUEST_ID_HEADER = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 request_logger = logging.getLogger("bank.requests")
+# Set in scope["state"] once the client is known to have gone before its answer was sent.
+CLIENT_DISCONNECTED = "client_disconnected"
+# nginx's code for "client closed request": never sent, only logged.
+CLIENT_CLOSED_REQUEST = 499
+REQUEST_LINE = "method=%s path=%s status=%d duration_ms=%.2f request_id=%s"
 
 
 class RequestLogMiddleware:
@@ -123,6 +130,11 @@ class RequestLogMiddleware:
 
     The request's own X-Request-ID is kept when it is 1-128 letters, digits or `._:-`; otherwise
     one is made. It goes into scope["state"]["request_id"], so error logs can name it too.
+
+    A client that hangs up before its answer is sent is one INFO line with status 499, whatever
+    the app then raised or would have answered. The server says so in either of two ways: its
+    `send` raises OSError (ASGI 2.4, and server.py), or `receive` returns http.disconnect before
+    the answer is complete.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -135,22 +147,41 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         given = dict(scope["headers"]).get(REQUEST_ID_HEADER, b"")
         request_id = given if _VALID_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex.encode()
-        scope.setdefault("state", {})["request_id"] = request_id.decode()
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id.decode()
         status = 500  # unless a response starts
+        answered = False
+
+        async def receive_noting_hang_up() -> Message:
+            message = await receive()
+            if message["type"] == "http.disconnect" and not answered:
+                state[CLIENT_DISCONNECTED] = True
+            return message
 
         async def send_with_request_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id)]
-            await send(message)
+            elif not message.get("more_body", False):
+                answered = True
+            try:
+                await send(message)
+            except OSError:
+                state[CLIENT_DISCONNECTED] = True
+                raise
 
         try:
-            await self.app(scope, receive, send_with_request_id)
+            await self.app(scope, receive_noting_hang_up, send_with_request_id)
+        except Exception:
+            if CLIENT_DISCONNECTED not in state:
+                raise
         finally:
+            if CLIENT_DISCONNECTED in state:
+                status = CLIENT_CLOSED_REQUEST
             if request_logger.isEnabledFor(logging.INFO):
                 request_logger.info(
-                    "method=%s path=%s status=%d duration_ms=%.2f request_id=%s",
+                    REQUEST_LINE,
                     scope["method"],
                     json.dumps(scope["path"]),
                     status,

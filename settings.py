@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     WRITE_QUEUE_TIMEOUT_SECONDS: float = Field(default=30, gt=0)
     # Request bodies over this many bytes are refused with 413 before they are read whole.
     MAX_BODY_BYTES: int = Field(default=1_048_576, ge=1)
+    # A request line and headers over this many bytes together are refused with 431 as they
+    # arrive (server.py). Generous beside nginx (4 buffers of 8 KiB), Node.js (16 KiB) and h11
+    # (16 KiB): room for large cookies and tokens, while an endless header costs 64 KiB.
+    MAX_HEADER_BYTES: int = Field(default=65_536, ge=1024)
+    # More header lines than this are refused with 431: gunicorn's and Apache's default
+    # (limit_request_fields, LimitRequestFields). Browsers send about 20.
+    MAX_HEADER_COUNT: int = Field(default=100, ge=1)
     # When set, every endpoint but /health and the docs needs `X-API-Key: <key>` or
     # `Authorization: Bearer <key>`; /mcp too. Unset: open, as a local sandbox is.
     BANK_API_KEY: SecretStr | None = None

@@ -257,7 +257,7 @@ class LiveServer:
             seeded = run_python(self.database_url, "seed.py")
             assert seeded.returncode == 0, seeded.stderr
             command = ["-m", "uvicorn", "main:app", "--port", str(self.port)]
-            command += ["--workers", str(self.workers)]
+            command += ["--workers", str(self.workers), "--http", "server:BankHttpProtocol"]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, *command], cwd=PROJECT_DIR, env=env, stdout=log, stderr=log
