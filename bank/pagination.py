@@ -5,9 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Date, Integer, tuple_
-from sqlmodel import Session
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlalchemy import Date, Integer
 
 from errors import InvalidCursor
 from fields import normalize_customer_oid
