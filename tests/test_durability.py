@@ -16,7 +16,7 @@ import pytest
 
 from tests.fixtures import SAMPLE_OIDS, LiveServer
 
-KILL_ROUNDS = 4
+KILL_ROUNDS = 2
 WRITERS = 8
 LISTS = ("assets", "bank_accounts", "transactions", "spending", "derivative_transactions")
 
@@ -90,7 +90,7 @@ def test_every_acknowledged_write_survives_sigkill(own_live_server: LiveServer) 
     for _ in range(KILL_ROUNDS):
         writers = Writers(live_server.base_url, document)
         writers.start()
-        time.sleep(1.5)
+        time.sleep(1.0)
         assert live_server.process is not None
         live_server.process.send_signal(signal.SIGKILL)  # no shutdown, no checkpoint
         live_server.process.wait(timeout=10)
