@@ -90,6 +90,9 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
             connection.exec_driver_sql("BEGIN")
 
 
+# PostgreSQL writes one process runs at once (see Database.__init__).
+POSTGRESQL_WRITERS_AT_ONCE = 2
+
 # Any fixed number: every process that sets up this database takes the same advisory lock.
 SETUP_LOCK_KEY = 4_041_990_311
 
@@ -157,13 +160,18 @@ class Database:
         sqlite = engine.dialect.name == "sqlite"
         self._version_connection = engine.raw_connection() if sqlite else None
         self._reads_inline = sqlite
-        # SQLite has one writer at a time. Its writes queue here, on the event loop (FIFO, no
-        # worker thread held while waiting), instead of on SQLite's busy timeout, which fails
-        # a writer that waits longer. One queue per event loop: a process serves from one.
-        self._write_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
-        self._write_queues = weakref.WeakKeyDictionary()
-        self._queue_writes = sqlite
-        self._write_queue_timeout = write_queue_timeout
+        # Writes take turns here, on the event loop (FIFO, no worker thread held while waiting).
+        # SQLite has one writer at a time: there the queue replaces SQLite's busy timeout, which
+        # fails a writer that waits longer, and a write that waits past the timeout is 503.
+        # PostgreSQL takes writes side by side, but in one process they are mostly Python work
+        # under one GIL: a few at a time finish as fast, and leave the reads their share of it
+        # (a storm of 16 large imports starved reads to 3 s otherwise). One queue per event
+        # loop: a process serves from one.
+        self._write_queues: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Semaphore
+        ] = weakref.WeakKeyDictionary()
+        self._writers_at_once = 1 if sqlite else POSTGRESQL_WRITERS_AT_ONCE
+        self._write_queue_timeout = write_queue_timeout if sqlite else None
 
     def close(self) -> None:
         if self._version_connection is not None:
@@ -200,8 +208,8 @@ class Database:
     ) -> T:
         """`operation(session, ...)` on a worker thread, in a write transaction of its own.
 
-        On SQLite it first waits its turn; WriteQueueFull (503) when that takes longer than
-        the write queue timeout, and then nothing has been changed.
+        It first waits its turn (see __init__). On SQLite, WriteQueueFull (503) when that takes
+        longer than the write queue timeout, and then nothing has been changed.
         """
         async with self._turn_to_write():
             return await run_in_threadpool(
@@ -210,11 +218,11 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def _turn_to_write(self) -> AsyncIterator[None]:
-        """Wait for this write's turn in the queue (SQLite; at once elsewhere), and hold it."""
-        if not self._queue_writes:
-            yield
-            return
-        queue = self._write_queues.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        """Wait for this write's turn in the queue, and hold it."""
+        loop = asyncio.get_running_loop()
+        queue = self._write_queues.get(loop)
+        if queue is None:
+            queue = self._write_queues[loop] = asyncio.Semaphore(self._writers_at_once)
         try:
             await asyncio.wait_for(queue.acquire(), self._write_queue_timeout)
         except TimeoutError:
