@@ -190,7 +190,7 @@ class Database:
         On SQLite it runs on the event loop itself. A read there is this process's own work on a
         local file, never a wait (in WAL mode readers do not wait for writers): a hop to a worker
         thread costs more than most reads, and threads taking turns on the GIL stretch every
-        request's tail latency (README, Benchmarks). Over a network (PostgreSQL) it runs on a
+        request's tail latency (README, Benchmark). Over a network (PostgreSQL) it runs on a
         worker thread.
         """
         if self._reads_inline:
