@@ -218,16 +218,17 @@ def test_a_portfolio_import_racing_the_customers_delete_is_200_201_or_404(
     expected = without_keys(document)
     oids = [str(uuid.uuid4()) for _ in range(8)]
     statuses: Counter[tuple[int, int]] = Counter()
-    for _ in range(4):
-        # Half of the customers exist before the round, half do not.
-        for oid in oids[::2]:
-            httpx.put(f"{base}/user-portfolio/{oid}", json=document)
-        statuses.update(asyncio.run(put_and_delete_together(base, document, oids)))
-        for oid in oids:
-            response = httpx.get(f"{base}/user-portfolio/{oid}")
-            assert response.status_code in {200, 404}
-            if response.status_code == 200:
-                assert without_keys(response.json()) == expected
+    with httpx.Client(base_url=base, timeout=60) as http:
+        for _ in range(4):
+            # Half of the customers exist before the round, half do not.
+            for oid in oids[::2]:
+                http.put(f"/user-portfolio/{oid}", json=document)
+            statuses.update(asyncio.run(put_and_delete_together(base, document, oids)))
+            for oid in oids:
+                response = http.get(f"/user-portfolio/{oid}")
+                assert response.status_code in {200, 404}
+                if response.status_code == 200:
+                    assert without_keys(response.json()) == expected
     assert {put for put, _ in statuses} <= {200, 201, 404}, statuses
     assert {delete for _, delete in statuses} <= {200, 404}, statuses
     assert b"Unhandled error" not in live_server.log_path.read_bytes()
