@@ -11,6 +11,7 @@ import uuid
 
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,8 +53,8 @@ class InternalErrorMiddleware:
         tracked = TrackedSend(send)
         try:
             await self.app(scope, receive, tracked)
-        except Exception:
-            if CLIENT_DISCONNECTED in scope.get("state", {}):
+        except Exception as error:
+            if is_hang_up(scope, error):
                 raise  # not an error: RequestLogMiddleware logs the hang-up, once, at INFO
             logger.exception(
                 "Unhandled error on %s %s (request_id=%s)",
@@ -125,6 +126,14 @@ CLIENT_CLOSED_REQUEST = 499
 REQUEST_LINE = "method=%s path=%s status=%d duration_ms=%.2f request_id=%s"
 
 
+def is_hang_up(scope: Scope, error: Exception) -> bool:
+    """Whether `error` is what a client's hang-up raises: writing to its closed connection
+    (OSError, ASGI 2.4) or reading a body it stopped sending. Any other error, even after a
+    hang-up, is a real one and is logged as such."""
+    hung_up = CLIENT_DISCONNECTED in scope.get("state", {})
+    return hung_up and isinstance(error, OSError | ClientDisconnect)
+
+
 class RequestLogMiddleware:
     """One structured (logfmt) log line per request, and an X-Request-ID on every response.
 
@@ -173,8 +182,8 @@ class RequestLogMiddleware:
 
         try:
             await self.app(scope, receive_noting_hang_up, send_with_request_id)
-        except Exception:
-            if CLIENT_DISCONNECTED not in state:
+        except Exception as error:
+            if not is_hang_up(scope, error):
                 raise
         finally:
             if CLIENT_DISCONNECTED in state:
