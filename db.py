@@ -294,10 +294,11 @@ def select_rows(session: Session, statements: Sequence[tuple[str, Params]]) -> l
 def _in_session(
     kind: type[Session], engine: Engine, operation: Callable[..., T], /, *args: Any, **kwargs: Any
 ) -> T:
-    """Run `operation` with a session of its own, on the calling (worker) thread.
+    """Run `operation` with a session of its own, on the calling thread (a worker thread, or
+    the event loop's for a SQLite read).
 
-    The session closes, and its connection goes back to the pool, inside that thread, before
-    the response is built. A request therefore never holds a connection while it waits for a
+    The session closes, and its connection goes back to the pool, on that thread, before the
+    response is built. A request therefore never holds a connection while it waits for a
     thread, so worker threads never wait on connections held by requests without a thread:
     the pool (larger than the 40 threads) cannot run dry into timeouts under load.
     """

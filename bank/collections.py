@@ -1,5 +1,6 @@
 """Per-customer collections: assets, bank accounts, transactions, spending and derivative
-transactions, each listed, created, read, changed and deleted the same way."""
+transactions, each created, read, changed and deleted the same way. Their lists, and the
+portfolio, are read in bank/documents.py."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,9 +59,6 @@ class Collection(Generic[RowT, PublicT, CreateT, UpdateT]):
     order_by: tuple[str, ...] = ("id",)
     newest_first: bool = False
     to_public: Callable[[RowT], PublicT] | None = None
-
-    def key(self) -> list[Any]:
-        return [getattr(self.table, name) for name in self.order_by]
 
     @property
     def page_query(self) -> type[PageQuery]:

@@ -91,12 +91,12 @@ def _item_shape(collection: Collection[Any, Any, Any, Any]) -> ItemShape:
         for index in floats:
             if values[index] is not None:
                 values[index] = float(values[index])
-        item = dict(zip(columns, values[:width], strict=True))
+        public = dict(zip(columns, values[:width], strict=True))
         if collection is BANK_ACCOUNTS:
-            item["institution"] = dict(zip(INSTITUTION_FIELDS, values[width:], strict=True))
+            public["institution"] = dict(zip(INSTITUTION_FIELDS, values[width:], strict=True))
         elif gains is not None:
-            _add_gains(item, row[gains[0]], row[gains[1]])
-        return item
+            _add_gains(public, row[gains[0]], row[gains[1]])
+        return public
 
     return ItemShape(collection, columns, sql, item)
 
@@ -115,7 +115,7 @@ def _add_gains(item: Item, value_cents: int, cost_cents: int | None) -> None:
     item["unrealized_gain_pct"] = percent
 
 
-def _date_param(session: Session, value: dt.date) -> Any:
+def _date_param(session: Session, value: dt.date) -> dt.date | str:
     # SQLite stores dates as ISO text (SQLAlchemy's Date); PostgreSQL compares date to date.
     return value if session.get_bind().dialect.name == "postgresql" else value.isoformat()
 
@@ -146,12 +146,21 @@ def list_page(
     collection: Collection[Any, Any, Any, Any],
     customer_oid: str,
     page: PageQuery,
-    filters: Sequence[tuple[str, Params]] = (),
 ) -> Page[Item]:
-    """One page of a customer's items in list order; CustomerNotFound when no such customer.
+    """One page of a customer's items in list order; CustomerNotFound when no such customer."""
+    return _filtered_page(session, collection, customer_oid, page, filters=())
 
-    `filters` are SQL conditions on the table `t` with their parameters.
-    """
+
+def _filtered_page(
+    session: Session,
+    collection: Collection[Any, Any, Any, Any],
+    customer_oid: str,
+    page: PageQuery,
+    *,
+    filters: Sequence[tuple[str, Params]],
+) -> Page[Item]:
+    """A page of the items that pass `filters`: SQL conditions on the table `t`, each with its
+    bound parameters. Their text must be this module's own constants, never a client's."""
     shape = SHAPES[collection]
     params: dict[str, Any] = {"customer_oid": customer_oid, "limit": page.limit + 1}
     conditions = []
@@ -199,11 +208,11 @@ def list_transactions(
         filters.append(("t.type = :type", {"type": query.type.value}))
     if query.category is not None:
         filters.append(("t.category = :category", {"category": query.category}))
-    return list_page(
-        session, collection=TRANSACTIONS, customer_oid=customer_oid, page=query, filters=filters
-    )
+    return _filtered_page(session, TRANSACTIONS, customer_oid, query, filters=filters)
 
 
+# The portfolio's lists, by their key in models.Portfolio.
+PORTFOLIO_KEYS = ("assets", "bank_accounts", "transactions", "spending", "derivative_transactions")
 PORTFOLIO_LISTS: tuple[Collection[Any, Any, Any, Any], ...] = (
     ASSETS,
     BANK_ACCOUNTS,
@@ -238,9 +247,6 @@ def portfolio(session: Session, /, *, customer_oid: str) -> Item:
         },
         "portfolio_summary": {name: summary[name] for name in PortfolioSummary.model_fields},
     }
-
-
-PORTFOLIO_KEYS = ("assets", "bank_accounts", "transactions", "spending", "derivative_transactions")
 
 
 def _add(totals: dict[str, int], key: str, cents: int) -> None:
