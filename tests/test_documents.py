@@ -117,7 +117,8 @@ def test_answers_are_the_bytes_the_models_serialize(client: TestClient) -> None:
     for oid in [*SAMPLE_OIDS, NEW_OID]:
         body = client.get(f"/user-portfolio/{oid}").content
         assert body == as_the_models_serialize(body)
-    # The answer to the PUT is serialized by FastAPI from the model: the same bytes again.
+    # The PUT's answer went through the Portfolio model and FastAPI's own serialization (the
+    # values come from the same rows: the summary's arithmetic is test_portfolio.py's).
     assert client.get(f"/user-portfolio/{NEW_OID}").content == awkward.content
 
 
