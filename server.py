@@ -176,18 +176,20 @@ class BankHttpProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def refuse(self, detail: str) -> None:
-        """Stop reading the request, answer 431 once the requests pipelined before it are
-        answered, and close the connection at the latest LINGER_SECONDS from now."""
+        """Stop reading the request, and answer 431 once the requests pipelined before it are
+        answered."""
         self.refused = True
         host, port = self.client or ("unknown", 0)
         logger.warning("Refused a request from %s:%d with 431: %s", host, port, detail)
         self.refusal = detail
-        self.linger = self.loop.call_later(LINGER_SECONDS, self.transport.close)
         if self.cycle is None or self.cycle.response_complete:
             self.answer_refusal()
 
     def answer_refusal(self) -> None:
+        """Send the 431 and close the connection at the latest LINGER_SECONDS from now (not
+        from the refusal: a request pipelined before it may still be answering)."""
         assert self.refusal is not None
+        self.linger = self.loop.call_later(LINGER_SECONDS, self.transport.close)
         self.transport.write(header_refusal(self.refusal, self.server_state.default_headers))
         if self.transport.can_write_eof():
             self.transport.write_eof()  # the client reads the 431, then the end
