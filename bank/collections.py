@@ -4,6 +4,7 @@ portfolio, are read in bank/documents.py."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +12,7 @@ from sqlmodel import Session, SQLModel
 from sqlmodel.sql.expression import SelectOfScalar, select
 
 from bank.customers import get_customer, require_institutions
+from bank.money import as_cents, unrealized_gain
 from db import WriteSession
 from errors import CustomerNotFound, ItemNotFound
 from models import (
@@ -75,12 +77,9 @@ class Collection(Generic[RowT, PublicT, CreateT, UpdateT]):
 def asset_public(asset: Asset) -> AssetPublic:
     """An asset with its unrealized gain, where its cost is known."""
     public = AssetPublic.model_validate(asset)
-    if asset.cost_basis is not None:
-        public.unrealized_gain = asset.current_value - asset.cost_basis
-        if asset.cost_basis:
-            public.unrealized_gain_pct = round(
-                float(public.unrealized_gain / asset.cost_basis * 100), 2
-            )
+    cost = None if asset.cost_basis is None else as_cents(asset.cost_basis)
+    gain, public.unrealized_gain_pct = unrealized_gain(as_cents(asset.current_value), cost)
+    public.unrealized_gain = None if gain is None else Decimal(gain).scaleb(-2)
     return public
 
 

@@ -13,7 +13,6 @@ one round trip.
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlmodel import Session, col
@@ -27,7 +26,7 @@ from bank.collections import (
     TRANSACTIONS,
     Collection,
 )
-from bank.money import to_reporting_cents
+from bank.money import to_reporting_cents, unrealized_gain
 from bank.pagination import FIRST_PAGE, Page, decode_cursor, encode_cursor
 from db import Params, Row, select_rows
 from errors import CustomerNotFound
@@ -105,13 +104,8 @@ SHAPES = {collection: _item_shape(collection) for collection in COLLECTIONS}
 
 
 def _add_gains(item: Item, value_cents: int, cost_cents: int | None) -> None:
-    """An asset's unrealized gain, as bank.collections.asset_public computes it."""
-    if cost_cents is None:
-        item["unrealized_gain"] = item["unrealized_gain_pct"] = None
-        return
-    gain = value_cents - cost_cents
-    item["unrealized_gain"] = gain / 100
-    percent = round(float(Decimal(gain) / Decimal(cost_cents) * 100), 2) if cost_cents else None
+    gain, percent = unrealized_gain(value_cents, cost_cents)
+    item["unrealized_gain"] = None if gain is None else gain / 100
     item["unrealized_gain_pct"] = percent
 
 

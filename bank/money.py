@@ -24,6 +24,22 @@ RATES: dict[str, Fraction] = {
 _RATIOS = {code: (rate.numerator, rate.denominator) for code, rate in RATES.items()}
 
 
+def as_cents(amount: Decimal) -> int:
+    """An amount in whole cents, as it is stored (fields.MoneyColumn)."""
+    return int(amount.scaleb(2).to_integral_value())
+
+
+def unrealized_gain(value_cents: int, cost_cents: int | None) -> tuple[int | None, float | None]:
+    """An asset's unrealized gain in cents, and as a percentage of its cost rounded to two
+    places: (None, None) when the cost is unknown, no percentage of a zero cost."""
+    if cost_cents is None:
+        return None, None
+    gain = value_cents - cost_cents
+    if not cost_cents:
+        return gain, None
+    return gain, round(float(Decimal(gain) / Decimal(cost_cents) * 100), 2)
+
+
 def to_reporting_cents(cents: int, currency: str) -> int:
     """An amount in cents converted into the reporting currency, rounded to the cent, half to
     even (banker's rounding): exact integer arithmetic, no floating point."""
