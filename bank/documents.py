@@ -35,7 +35,6 @@ from models import (
     REPORTING_CURRENCY,
     InstitutionPublic,
     PageQuery,
-    PortfolioSummary,
     TransactionQuery,
     User,
 )
@@ -128,8 +127,22 @@ def list_customers(session: Session, /, *, page: PageQuery = FIRST_PAGE) -> Page
         where = " WHERE customer_oid > :after"
     sql = f"SELECT customer_oid, name FROM users{where} ORDER BY customer_oid LIMIT :limit"
     (rows,) = select_rows(session, [(sql, params)])
-    items = [{"customer_oid": oid, "name": name} for oid, name in rows[: page.limit]]
-    next_cursor = encode_cursor([items[-1]["customer_oid"]]) if len(rows) > page.limit else None
+    return _page_of(rows, page, _user, key=("customer_oid",))
+
+
+def _user(row: Row) -> Item:
+    return {"customer_oid": row[0], "name": row[1]}
+
+
+def _page_of(
+    rows: list[Row], page: PageQuery, item: Callable[[Row], Item], *, key: Sequence[str]
+) -> Page[Item]:
+    """The page from rows read with LIMIT page.limit + 1: the extra row, when there is one,
+    says that a next page exists, which starts after the last item's `key`."""
+    items = list(map(item, rows[: page.limit]))
+    next_cursor = None
+    if len(rows) > page.limit:
+        next_cursor = encode_cursor([items[-1][name] for name in key])
     return Page(items, next_cursor)
 
 
@@ -167,7 +180,8 @@ def _filtered_page(
         after = decode_cursor(page.cursor, key_columns)
         names = []
         for name, value in zip(key, after, strict=True):
-            params[f"after_{name}"] = _date_param(session, value) if name == "date" else value
+            is_date = isinstance(value, dt.date)
+            params[f"after_{name}"] = _date_param(session, value) if is_date else value
             names.append(f":after_{name}")
         operator = "<" if collection.newest_first else ">"
         columns = ", ".join(f"t.{name}" for name in key)
@@ -178,12 +192,7 @@ def _filtered_page(
     user, rows = select_rows(session, [(USER_SQL, params), (sql, params)])
     if not user:
         raise CustomerNotFound(customer_oid)
-    items = list(map(shape.item, rows[: page.limit]))
-    next_cursor = None
-    if len(rows) > page.limit:
-        last = items[-1]
-        next_cursor = encode_cursor([last[name] for name in key])
-    return Page(items, next_cursor)
+    return _page_of(rows, page, shape.item, key=key)
 
 
 def list_transactions(
@@ -226,12 +235,7 @@ def portfolio(session: Session, /, *, customer_oid: str) -> Item:
     user, *lists = select_rows(session, [(sql, params) for sql in PORTFOLIO_SQL])
     if not user:
         raise CustomerNotFound(customer_oid)
-    assets, accounts, transactions, spending, derivatives = lists
-    summary = _summary(customer_oid, assets, accounts, spending)
-    summary["total_transactions"] = len(transactions)
-    summary["total_derivative_positions"] = len(derivatives)
-    summary["has_data"]["transactions"] = bool(transactions)
-    summary["has_data"]["derivatives"] = bool(derivatives)
+    summary = _summary(customer_oid, *lists)
     return {
         "customer_oid": customer_oid,
         "user": {"customer_oid": customer_oid, "name": user[0][0]},
@@ -239,7 +243,7 @@ def portfolio(session: Session, /, *, customer_oid: str) -> Item:
             key: list(map(SHAPES[collection].item, rows))
             for key, collection, rows in zip(PORTFOLIO_KEYS, PORTFOLIO_LISTS, lists, strict=True)
         },
-        "portfolio_summary": {name: summary[name] for name in PortfolioSummary.model_fields},
+        "portfolio_summary": summary,
     }
 
 
@@ -258,10 +262,16 @@ SPENT = tuple(SHAPES[SPENDING].index(n) for n in ("category", "month", "amount",
 
 
 def _summary(
-    customer_oid: str, assets: list[Row], accounts: list[Row], spending: list[Row]
+    customer_oid: str,
+    assets: list[Row],
+    accounts: list[Row],
+    transactions: list[Row],
+    spending: list[Row],
+    derivatives: list[Row],
 ) -> dict[str, Any]:
-    """The summary's totals: each amount converted into the reporting currency and rounded to
-    the cent, then summed, all in exact integer cents."""
+    """The portfolio's summary, its keys in models.PortfolioSummary's order. Totals: each amount
+    converted into the reporting currency and rounded to the cent, then summed, all in exact
+    integer cents."""
     type_, value, value_currency = ASSET
     allocation: dict[str, int] = {}
     for row in assets:
@@ -285,13 +295,15 @@ def _summary(
         "total_spending": spent / 100,
         "total_assets": len(assets),
         "total_accounts": len(accounts),
+        "total_transactions": len(transactions),
         "total_spending_categories": len(by_category),
+        "total_derivative_positions": len(derivatives),
         "has_data": {
             "assets": bool(assets),
             "accounts": bool(accounts),
-            "transactions": False,
+            "transactions": bool(transactions),
             "spending": bool(spending),
-            "derivatives": False,
+            "derivatives": bool(derivatives),
         },
         "currency": REPORTING_CURRENCY.value,
         "total_asset_value": asset_value / 100,

@@ -21,7 +21,6 @@ RATES: dict[str, Fraction] = {
     code: Fraction(USD_PER_UNIT[code]) / Fraction(USD_PER_UNIT[REPORTING_CURRENCY])
     for code in Currency
 }
-_RATIOS = {code: (rate.numerator, rate.denominator) for code, rate in RATES.items()}
 
 
 def as_cents(amount: Decimal) -> int:
@@ -43,7 +42,8 @@ def unrealized_gain(value_cents: int, cost_cents: int | None) -> tuple[int | Non
 def to_reporting_cents(cents: int, currency: str) -> int:
     """An amount in cents converted into the reporting currency, rounded to the cent, half to
     even (banker's rounding): exact integer arithmetic, no floating point."""
-    numerator, denominator = _RATIOS[currency]
+    rate = RATES[currency]
+    numerator, denominator = rate.numerator, rate.denominator
     if denominator == 1:
         return cents * numerator
     quotient, remainder = divmod(cents * numerator, denominator)  # remainder >= 0
