@@ -65,6 +65,8 @@ WRITE_QUEUE_FULL: Final = (
     "The bank is busy with other writes: nothing was changed; retry after {retry_after} seconds"
 )
 RETRY_AFTER_SECONDS: Final = 2
+# Overload: a read that found no free database connection in time (PostgreSQL's read pool).
+READ_QUEUE_FULL: Final = "The bank is busy with other reads; retry after {retry_after} seconds"
 
 # A request whose Host header names another site (DNS rebinding), or none.
 HOST_NOT_ALLOWED: Final = (

@@ -5,15 +5,18 @@ import asyncio
 import contextlib
 import logging
 import re
+import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import Annotated, Any, Concatenate, Generic, ParamSpec, TypeVar, cast
 
 import psycopg
 from alembic import command
 from alembic.config import Config
 from fastapi import Depends, Request
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,7 +24,7 @@ from sqlmodel import Session, SQLModel, create_engine, select
 from starlette.concurrency import run_in_threadpool
 
 import models  # noqa: F401  (registers every table on SQLModel.metadata)
-from errors import WriteQueueFull
+from errors import ReadQueueFull, WriteQueueFull
 from settings import PROJECT_DIR, Settings
 
 logger = logging.getLogger(__name__)
@@ -90,6 +93,9 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
             connection.exec_driver_sql("BEGIN")
 
 
+Row = Sequence[Any]
+Params = Mapping[str, Any]
+
 # PostgreSQL writes one process runs at once (see Database.__init__).
 POSTGRESQL_WRITERS_AT_ONCE = 2
 
@@ -152,14 +158,26 @@ class WriteSession(Session):
 class Database:
     """The engine, and the one way routes and tools run domain functions against it."""
 
-    def __init__(self, engine: Engine, *, write_queue_timeout: float = 30) -> None:
+    def __init__(
+        self, engine: Engine, *, write_queue_timeout: float = 30, read_connections: int = 20
+    ) -> None:
         self.engine = engine
         self._write_engine = write_engine(engine)
         self._read_engine = read_engine(engine)
-        # SQLite: one connection kept for read_version, used only on the event loop's thread.
+        # SQLite: one connection kept for the reads that run on the event loop's thread
+        # (read_rows, read_version); the lock only matters where several loops share the app.
         sqlite = engine.dialect.name == "sqlite"
-        self._version_connection = engine.raw_connection() if sqlite else None
+        self._inline_connection = engine.raw_connection() if sqlite else None
+        self._inline_lock = threading.Lock()
         self._reads_inline = sqlite
+        # PostgreSQL: lean reads (read_rows, read_version) on the event loop that serves the
+        # app, over asynchronous connections of their own: no worker thread, no session, one
+        # round trip. The pool belongs to the loop `open` ran on, and is closed on it; reads
+        # from any other loop (a test's own) take a worker thread and a session instead.
+        self._read_pool: AsyncConnectionPool | None = None
+        self._read_pool_loop: asyncio.AbstractEventLoop | None = None
+        self._read_connections = read_connections
+        self._read_queue_timeout = write_queue_timeout
         # Writes take turns here, on the event loop (FIFO, no worker thread held while waiting).
         # SQLite has one writer at a time: there the queue replaces SQLite's busy timeout, which
         # fails a writer that waits longer, and a write that waits past the timeout is 503.
@@ -173,9 +191,45 @@ class Database:
         self._writers_at_once = 1 if sqlite else POSTGRESQL_WRITERS_AT_ONCE
         self._write_queue_timeout = write_queue_timeout if sqlite else None
 
+    async def open(self) -> None:
+        """Open the pool of read connections (PostgreSQL) on the running event loop, the one
+        that serves the app; `aclose` closes it."""
+        if self._inline_connection is not None or self._read_pool is not None:
+            return
+        url = self.engine.url.set(drivername="postgresql")
+        self._read_pool = AsyncConnectionPool(
+            url.render_as_string(hide_password=False),
+            min_size=1,
+            max_size=self._read_connections,
+            # Each read says where its transaction begins and ends (_postgresql_rows).
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": 10,
+                "application_name": READ_CONNECTION_NAME,  # as pg_stat_activity shows them
+            },
+            timeout=self._read_queue_timeout,
+            open=False,
+            name="reads",
+        )
+        self._read_pool_loop = asyncio.get_running_loop()
+        await self._read_pool.open()
+
+    async def aclose(self) -> None:
+        """Close the pool of read connections, then the rest."""
+        if self._read_pool is not None:
+            await self._read_pool.close()
+            self._read_pool = self._read_pool_loop = None
+        self.close()
+
+    def _pool_here(self) -> AsyncConnectionPool | None:
+        """The pool of read connections, when the running event loop is the one it serves."""
+        if self._read_pool_loop is asyncio.get_running_loop():
+            return self._read_pool
+        return None
+
     def close(self) -> None:
-        if self._version_connection is not None:
-            self._version_connection.close()
+        if self._inline_connection is not None:
+            self._inline_connection.close()
         self.engine.dispose()
 
     async def read(
@@ -198,6 +252,61 @@ class Database:
         return await run_in_threadpool(
             _in_session, Session, self._read_engine, operation, *args, **kwargs
         )
+
+    async def read_rows(self, read: "Read[T]") -> T:
+        """The result of `read`: its statements run in one read transaction of their own (one
+        snapshot), on the driver's cursor, then its rows made into the result.
+
+        On SQLite it runs on the event loop (see `read`), on the connection kept for it: no
+        session, no pool checkout, the transaction just BEGIN and its end. On PostgreSQL the
+        transaction and every statement go out in one pipeline, one round trip, awaited on the
+        event loop.
+        """
+        connection = self._inline_connection
+        if connection is None:
+            if self._pool_here() is None:
+                return await run_in_threadpool(
+                    _in_session, Session, self._read_engine, _read_in_session, read
+                )
+            return read.finish(await self._postgresql_rows(read.statements))
+        with self._inline_lock:
+            cursor = connection.cursor()
+            cursor.execute("BEGIN")  # one snapshot for every statement (WAL)
+            try:
+                results = [
+                    cursor.execute(sql, params).fetchall() for sql, params in read.statements
+                ]
+            finally:
+                cursor.execute("ROLLBACK")  # a read: nothing to keep
+                cursor.close()
+        return read.finish(results)
+
+    async def _postgresql_rows(self, statements: Sequence[tuple[str, Params]]) -> list[list[Row]]:
+        """Every statement's rows, read in one REPEATABLE READ transaction: BEGIN, the
+        statements and COMMIT sent together in a pipeline. A connection the server dropped
+        (restart, idle timeout) fails its read, is discarded by the pool, and the read is made
+        once more on another: a read changes nothing, so trying again is safe."""
+        pool = self._pool_here()
+        assert pool is not None, "read_rows and read_version look first"
+        for attempt in range(2):
+            connection = None
+            try:
+                async with pool.connection() as connection:
+                    async with connection.pipeline():
+                        await connection.execute(BEGIN_READ)
+                        cursors = [
+                            await connection.execute(pyformat(sql), params)
+                            for sql, params in statements
+                        ]
+                        await connection.execute("COMMIT")
+                    return cast(list[list[Row]], [await cursor.fetchall() for cursor in cursors])
+            except PoolTimeout:
+                raise ReadQueueFull() from None
+            except psycopg.OperationalError:
+                if attempt or connection is None or not connection.broken:
+                    raise
+                logger.info("A read connection was dropped by the server; reading again")
+        raise AssertionError("unreachable")
 
     async def write(
         self,
@@ -239,11 +348,16 @@ class Database:
         microseconds, less than the hop to a worker thread, and in WAL mode a read never waits
         for a writer. Over a network (PostgreSQL) it runs on a worker thread.
         """
-        if self._version_connection is not None:
-            cursor = self._version_connection.cursor()
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
+        if self._inline_connection is not None:
+            with self._inline_lock:
+                cursor = self._inline_connection.cursor()
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
             return None if row is None else int(row[0])
+
+        if self._pool_here() is not None:
+            (rows,) = await self._postgresql_rows([(sql, params)])
+            return None if not rows else int(rows[0][0])
 
         def read() -> int | None:
             connection = self.engine.raw_connection()
@@ -261,14 +375,39 @@ class Database:
         return await run_in_threadpool(database_is_reachable, self.engine)
 
 
-Row = Sequence[Any]
-Params = Mapping[str, Any]
-
-
 @cache
 def pyformat(sql: str) -> str:
     """SQL with :name parameters (sqlite3's style) in psycopg's %(name)s style."""
     return re.sub(r":(\w+)", r"%(\1)s", sql)
+
+
+@dataclass(frozen=True, slots=True)
+class Read(Generic[T]):
+    """A read as data: its SELECTs (SQL with :name parameters), and what their rows become.
+
+    Database.read_rows runs one in a read transaction of its own; `in_session` inside a
+    session's transaction (a write building its answer, for instance).
+    """
+
+    statements: tuple[tuple[str, Params], ...]
+    finish: Callable[[list[list[Row]]], T]  # may raise, a BankError for a missing customer
+
+    def after(self, sql: str, params: Params) -> "Read[tuple[list[Row], T]]":
+        """This read with one more statement before it, in the same transaction: the result
+        is that statement's rows and this read's result."""
+
+        def finish(results: list[list[Row]]) -> tuple[list[Row], T]:
+            return results[0], self.finish(results[1:])
+
+        return Read(((sql, params), *self.statements), finish)
+
+    def in_session(self, session: Session) -> T:
+        return self.finish(select_rows(session, self.statements))
+
+
+READ_CONNECTION_NAME = "dummy-bank-reads"
+# PostgreSQL's lean reads: one snapshot for all their statements, as Database.read asks for.
+BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
 def select_rows(session: Session, statements: Sequence[tuple[str, Params]]) -> list[list[Row]]:
@@ -289,6 +428,10 @@ def select_rows(session: Session, statements: Sequence[tuple[str, Params]]) -> l
     with driver.pipeline():
         cursors = [driver.execute(pyformat(sql), params) for sql, params in statements]
     return [cursor.fetchall() for cursor in cursors]
+
+
+def _read_in_session(session: Session, read: Read[T]) -> T:
+    return read.in_session(session)
 
 
 def _in_session(

@@ -16,6 +16,7 @@ from constants import (
     INVALID_JSON,
     ITEM_NOT_FOUND,
     NUL_IN_TEXT,
+    READ_QUEUE_FULL,
     RETRY_AFTER_SECONDS,
     WRITE_QUEUE_FULL,
 )
@@ -92,18 +93,30 @@ class CustomerAlreadyExists(BankError):
         super().__init__(CUSTOMER_ALREADY_EXISTS.format(customer_oid=customer_oid))
 
 
-class WriteQueueFull(BankError):
-    """A write waited longer than WRITE_QUEUE_TIMEOUT_SECONDS for its turn: 503, retry later."""
+class Busy(BankError):
+    """Overload: 503 with Retry-After, and nothing changed."""
 
     status_code = 503
     retry_after = RETRY_AFTER_SECONDS
 
-    def __init__(self) -> None:
-        super().__init__(WRITE_QUEUE_FULL.format(retry_after=self.retry_after))
-
     @property
     def headers(self) -> dict[str, str] | None:
         return {"Retry-After": str(self.retry_after)}
+
+
+class WriteQueueFull(Busy):
+    """A write waited longer than WRITE_QUEUE_TIMEOUT_SECONDS for its turn: 503, retry later."""
+
+    def __init__(self) -> None:
+        super().__init__(WRITE_QUEUE_FULL.format(retry_after=self.retry_after))
+
+
+class ReadQueueFull(Busy):
+    """A read waited longer than WRITE_QUEUE_TIMEOUT_SECONDS for a free PostgreSQL connection:
+    503, retry later."""
+
+    def __init__(self) -> None:
+        super().__init__(READ_QUEUE_FULL.format(retry_after=self.retry_after))
 
 
 class BodyTooLarge(HTTPException):

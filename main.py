@@ -96,14 +96,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         seed_if_empty(engine)
         app.state.engine = engine
         app.state.database = Database(
-            engine, write_queue_timeout=settings.WRITE_QUEUE_TIMEOUT_SECONDS
+            engine,
+            write_queue_timeout=settings.WRITE_QUEUE_TIMEOUT_SECONDS,
+            read_connections=settings.DB_POOL_SIZE,
         )
+        await app.state.database.open()
         app.state.response_cache = ResponseCache(
             app.state.database, max_bytes=settings.RESPONSE_CACHE_MB * 2**20
         )
         async with mcp.session_manager.run():
             yield
-        app.state.database.close()
+        await app.state.database.aclose()
 
     app = FastAPIOffline(
         title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION, lifespan=lifespan

@@ -152,7 +152,7 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
 
         async def page() -> CustomerPage:
             query = CustomerPageQuery.model_validate({"limit": limit, "cursor": cursor})
-            customers = await database().read(bank.documents.list_customers, page=query)
+            customers = await database().read_rows(bank.documents.list_customers(page=query))
             return CustomerPage(customers=customers.items, next_cursor=customers.next_cursor)
 
         return await answer(page)
@@ -217,8 +217,8 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
                 {"from": from_date, "to": to_date, "type": type, "category": category}
                 | {"limit": limit, "cursor": cursor}
             )
-            found = await database().read(
-                bank.documents.list_transactions, customer_oid=oid, query=query
+            found = await database().read_rows(
+                bank.documents.list_transactions(customer_oid=oid, query=query)
             )
             return TransactionPage(transactions=found.items, next_cursor=found.next_cursor)
 
@@ -342,13 +342,21 @@ def serve_stdio(settings: Settings) -> None:
     engine = create_db_engine(settings)
     migrate(engine)
     seed_if_empty(engine)
-    database = Database(engine, write_queue_timeout=settings.WRITE_QUEUE_TIMEOUT_SECONDS)
-    try:
-        asyncio.run(
-            build_mcp_server(lambda: database, read_only=settings.BANK_READ_ONLY).run_stdio_async()
-        )
-    finally:
-        database.close()
+    database = Database(
+        engine,
+        write_queue_timeout=settings.WRITE_QUEUE_TIMEOUT_SECONDS,
+        read_connections=settings.DB_POOL_SIZE,
+    )
+    server = build_mcp_server(lambda: database, read_only=settings.BANK_READ_ONLY)
+
+    async def serve() -> None:
+        await database.open()
+        try:
+            await server.run_stdio_async()
+        finally:
+            await database.aclose()
+
+    asyncio.run(serve())
 
 
 if __name__ == "__main__":

@@ -11,18 +11,16 @@ while that customer's data is unchanged.
    entry's bytes: body, key and a measured fixed overhead per entry.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Concatenate, ParamSpec
+from typing import Any
 
 from cachetools import LRUCache
 from fastapi import Request, Response
 from pydantic_core import to_json
-from sqlmodel import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bank.pagination import Page
-from db import Database, select_rows
+from db import Database, Read
 
 VERSION_SQL = "SELECT version FROM customer_versions WHERE customer_oid = :customer_oid"
 # What an entry costs beyond its bytes: the key tuple, the entry objects and the store's own
@@ -69,9 +67,6 @@ def _key(scope: Scope) -> tuple[str, bytes]:
     return scope["path"], scope["query_string"]
 
 
-P = ParamSpec("P")
-
-
 class ResponseCache:
     """The cached answers of one server process."""
 
@@ -81,28 +76,16 @@ class ResponseCache:
         if max_bytes > 0:
             self._store = LRUCache(max_bytes, getsizeof=lambda stored: stored.size)
 
-    async def read(
-        self,
-        request: Request,
-        customer_oid: str,
-        operation: Callable[Concatenate[Session, P], Any],
-        /,
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> Response:
-        """Answer the GET `request` about `customer_oid` with `operation(session, ...)`, and keep
-        the answer with the customer's version as it was when the data was read."""
-
-        def read_fresh(session: Session) -> tuple[int | None, Answer]:
-            # The version first, in the same transaction: the data read after it is never
-            # older, so an answer is never stored under a version newer than its data.
-            (version,) = select_rows(session, [(VERSION_SQL, {"customer_oid": customer_oid})])
-            answer = serialize(request, operation(session, *args, **kwargs))
-            return (version[0][0] if version else None), answer
-
-        version, answer = await self.database.read(read_fresh)
-        if version is not None:
-            self.keep(request.scope, answer, customer_oid, int(version))
+    async def read(self, request: Request, customer_oid: str, read: Read[Any]) -> Response:
+        """Answer the GET `request` about `customer_oid` with `read`'s result, and keep the
+        answer with the customer's version as it was when the data was read."""
+        # The version in the same transaction as the data (one snapshot), so an answer is never
+        # stored under a version newer than its data.
+        with_version = read.after(VERSION_SQL, {"customer_oid": customer_oid})
+        version, result = await self.database.read_rows(with_version)
+        answer = serialize(request, result)
+        if version:
+            self.keep(request.scope, answer, customer_oid, int(version[0][0]))
         return json_response(request, answer)
 
     def keep(self, scope: Scope, answer: Answer, customer_oid: str, version: int) -> None:
@@ -153,15 +136,8 @@ class ResponseCacheMiddleware:
         await self.app(scope, receive, send)
 
 
-async def cached_read(
-    request: Request,
-    customer_oid: str,
-    operation: Callable[Concatenate[Session, P], Any],
-    /,
-    *args: P.args,
-    **kwargs: P.kwargs,
-) -> Response:
+async def cached_read(request: Request, customer_oid: str, read: Read[Any]) -> Response:
     """The response to the GET `request` about one customer, read and kept by this server's
     response cache."""
     cache: ResponseCache = request.app.state.response_cache
-    return await cache.read(request, customer_oid, operation, *args, **kwargs)
+    return await cache.read(request, customer_oid, read)

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     SQLITE_BUSY_TIMEOUT_MS: int = 10_000
     # SQLite: writes of one process take turns in a queue; one that cannot start within this
     # many seconds is answered 503 with Retry-After. The busy timeout is the backstop between
-    # processes.
+    # processes. PostgreSQL: a read that finds no free connection within it is 503 likewise.
     WRITE_QUEUE_TIMEOUT_SECONDS: float = Field(default=30, gt=0)
     # Request bodies over this many bytes are refused with 413 before they are read whole.
     MAX_BODY_BYTES: int = Field(default=1_048_576, ge=1)

@@ -1,13 +1,13 @@
 """Lists and portfolios read straight from the driver's rows into the answer's JSON data.
 
 A first read is most of what a load test or a fleet of agents does, so it must be cheap on its
-own. Each list is one prepared SQL statement run on the driver's own cursor, inside the
-session's transaction (one snapshot); its tuples become the public shapes' dicts, same keys in
-the same order, with money turned from stored cents into numbers. No ORM objects are built and
-nothing is validated: the rows were validated on the way in. pydantic-core then serializes the
-dicts exactly as it serializes the models (tests/test_documents.py holds them to it, byte for
-byte, on both engines). On PostgreSQL the statements of one read go out together in a pipeline:
-one round trip.
+own. Each read here is a db.Read: its prepared SQL statements, and what their rows become.
+Database.read_rows runs them in one read transaction (one snapshot) on the driver's own
+cursor: on the event loop for SQLite, pipelined in one round trip for PostgreSQL. The database
+turns stored cents into numbers; the rows' tuples become the public shapes' dicts, same keys in
+the same order. No ORM objects are built and nothing is validated: the rows were validated on
+the way in. pydantic-core then serializes the dicts exactly as it serializes the models
+(tests/test_documents.py holds them to it, byte for byte, on both engines).
 """
 
 import datetime as dt
@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, col
+from sqlmodel import col
 
 from bank.collections import (
     ASSETS,
@@ -28,7 +28,7 @@ from bank.collections import (
 )
 from bank.money import to_reporting_cents, unrealized_gain
 from bank.pagination import FIRST_PAGE, Page, decode_cursor, encode_cursor
-from db import Params, Row, select_rows
+from db import Params, Read, Row
 from errors import CustomerNotFound
 from fields import MoneyColumn
 from models import (
@@ -48,7 +48,10 @@ class ItemShape:
 
     collection: Collection[Any, Any, Any, Any]
     columns: tuple[str, ...]  # the table's columns, in the public shape's order
-    sql: str  # every column of a customer's items; bank accounts with their institution
+    # Every column of a customer's items, as the public shape shows them (money as numbers),
+    # then a bank account's institution, then the money columns again as stored cents.
+    sql: str
+    cents: tuple[str, ...]  # the money columns selected again as cents, at the row's end
     item: Callable[[Row], Item]  # a selected row as its public dict
 
     def order(self) -> str:
@@ -58,45 +61,72 @@ class ItemShape:
     def index(self, name: str) -> int:
         return self.columns.index(name)
 
+    def cents_index(self, name: str) -> int:
+        """Where the row holds this money column in cents: the last columns."""
+        return self.cents.index(name) - len(self.cents)
+
 
 INSTITUTION_FIELDS = tuple(InstitutionPublic.model_fields)
+# A type both engines know: SQLite gives it REAL affinity, PostgreSQL float8.
+DOUBLE = "DOUBLE PRECISION"
+
+
+def _public_column(table: Any, name: str) -> str:
+    """A column as the public shape shows it, converted by the database. Money: stored cents
+    divided by 100 in binary floating point, correctly rounded on either engine as in Python
+    (every amount, at most 15 digits, is exact as a double); floats stay floats even when
+    integral."""
+    type_ = table.columns[name].type
+    if isinstance(type_, MoneyColumn):
+        return f"CAST(t.{name} AS {DOUBLE}) / 100"
+    if type_.python_type is float:
+        return f"CAST(t.{name} AS {DOUBLE})"
+    return f"t.{name}"
 
 
 def _item_shape(collection: Collection[Any, Any, Any, Any]) -> ItemShape:
     table = collection.table.__table__
     columns = tuple(name for name in collection.public.model_fields if name in table.columns)
-    # The columns stored otherwise than shown: money as cents, floats that may read as ints.
-    types = [table.columns[name].type for name in columns]
-    money = [i for i, type_ in enumerate(types) if isinstance(type_, MoneyColumn)]
-    floats = [i for i, type_ in enumerate(types) if type_.python_type is float]
-    selected = ", ".join(f"t.{name}" for name in columns)
-    sql = f"SELECT {selected} FROM {table.name} t"
+    cents = tuple(name for name in columns if isinstance(table.columns[name].type, MoneyColumn))
+    selected = [_public_column(table, name) for name in columns]
+    joined = ""
     if collection is BANK_ACCOUNTS:
-        sql = f"SELECT {selected}, {', '.join(f'i.{name}' for name in INSTITUTION_FIELDS)}"
-        sql += f" FROM {table.name} t JOIN institutions i ON i.id = t.institution_id"
+        selected += [f"i.{name}" for name in INSTITUTION_FIELDS]
+        joined = " JOIN institutions i ON i.id = t.institution_id"
+    selected += [f"t.{name}" for name in cents]
+    sql = f"SELECT {', '.join(selected)} FROM {table.name} t{joined}"
     sql += " WHERE t.customer_oid = :customer_oid"
-    width = len(columns)
-    gains = None
+    return ItemShape(collection, columns, sql, cents, _row_to_item(collection, columns, cents))
+
+
+def _row_to_item(
+    collection: Collection[Any, Any, Any, Any], columns: tuple[str, ...], cents: tuple[str, ...]
+) -> Callable[[Row], Item]:
+    """How a selected row becomes its public dict: its first columns are the shape's already."""
+    if collection is BANK_ACCOUNTS:
+        institution = slice(len(columns), len(columns) + len(INSTITUTION_FIELDS))
+
+        def account(row: Row) -> Item:
+            public = dict(zip(columns, row, strict=False))
+            public["institution"] = dict(zip(INSTITUTION_FIELDS, row[institution], strict=True))
+            return public
+
+        return account
     if collection is ASSETS:
-        gains = columns.index("current_value"), columns.index("cost_basis")
+        value = cents.index("current_value") - len(cents)
+        cost = cents.index("cost_basis") - len(cents)
+
+        def asset(row: Row) -> Item:
+            public = dict(zip(columns, row, strict=False))
+            _add_gains(public, row[value], row[cost])
+            return public
+
+        return asset
 
     def item(row: Row) -> Item:
-        values = list(row)
-        for index in money:
-            if values[index] is not None:
-                # int / int is correctly rounded: float(Decimal(cents).scaleb(-2)) exactly.
-                values[index] /= 100
-        for index in floats:
-            if values[index] is not None:
-                values[index] = float(values[index])
-        public = dict(zip(columns, values[:width], strict=True))
-        if collection is BANK_ACCOUNTS:
-            public["institution"] = dict(zip(INSTITUTION_FIELDS, values[width:], strict=True))
-        elif gains is not None:
-            _add_gains(public, row[gains[0]], row[gains[1]])
-        return public
+        return dict(zip(columns, row, strict=False))
 
-    return ItemShape(collection, columns, sql, item)
+    return item
 
 
 SHAPES = {collection: _item_shape(collection) for collection in COLLECTIONS}
@@ -108,9 +138,10 @@ def _add_gains(item: Item, value_cents: int, cost_cents: int | None) -> None:
     item["unrealized_gain_pct"] = percent
 
 
-def _date_param(session: Session, value: dt.date) -> dt.date | str:
-    # SQLite stores dates as ISO text (SQLAlchemy's Date); PostgreSQL compares date to date.
-    return value if session.get_bind().dialect.name == "postgresql" else value.isoformat()
+def _date_param(value: dt.date) -> str:
+    # SQLite stores dates as ISO text (SQLAlchemy's Date). PostgreSQL takes the text as a
+    # literal of unknown type, so it compares it as a date.
+    return value.isoformat()
 
 
 # --- Reads ----------------------------------------------------------------------------------
@@ -118,7 +149,7 @@ def _date_param(session: Session, value: dt.date) -> dt.date | str:
 USER_SQL = "SELECT name FROM users WHERE customer_oid = :customer_oid"
 
 
-def list_customers(session: Session, /, *, page: PageQuery = FIRST_PAGE) -> Page[Item]:
+def list_customers(*, page: PageQuery = FIRST_PAGE) -> Read[Page[Item]]:
     """One page of the registered customers (models.UserPublic's shape), by CustomerOID."""
     params: dict[str, Any] = {"limit": page.limit + 1}
     where = ""
@@ -126,8 +157,11 @@ def list_customers(session: Session, /, *, page: PageQuery = FIRST_PAGE) -> Page
         (params["after"],) = decode_cursor(page.cursor, [col(User.customer_oid)])
         where = " WHERE customer_oid > :after"
     sql = f"SELECT customer_oid, name FROM users{where} ORDER BY customer_oid LIMIT :limit"
-    (rows,) = select_rows(session, [(sql, params)])
-    return _page_of(rows, page, _user, key=("customer_oid",))
+
+    def finish(results: list[list[Row]]) -> Page[Item]:
+        return _page_of(results[0], page, _user, key=("customer_oid",))
+
+    return Read(((sql, params),), finish)
 
 
 def _user(row: Row) -> Item:
@@ -147,25 +181,19 @@ def _page_of(
 
 
 def list_page(
-    session: Session,
-    /,
-    *,
-    collection: Collection[Any, Any, Any, Any],
-    customer_oid: str,
-    page: PageQuery,
-) -> Page[Item]:
+    *, collection: Collection[Any, Any, Any, Any], customer_oid: str, page: PageQuery
+) -> Read[Page[Item]]:
     """One page of a customer's items in list order; CustomerNotFound when no such customer."""
-    return _filtered_page(session, collection, customer_oid, page, filters=())
+    return _filtered_page(collection, customer_oid, page, filters=())
 
 
 def _filtered_page(
-    session: Session,
     collection: Collection[Any, Any, Any, Any],
     customer_oid: str,
     page: PageQuery,
     *,
     filters: Sequence[tuple[str, Params]],
-) -> Page[Item]:
+) -> Read[Page[Item]]:
     """A page of the items that pass `filters`: SQL conditions on the table `t`, each with its
     bound parameters. Their text must be this module's own constants, never a client's."""
     shape = SHAPES[collection]
@@ -181,7 +209,7 @@ def _filtered_page(
         names = []
         for name, value in zip(key, after, strict=True):
             is_date = isinstance(value, dt.date)
-            params[f"after_{name}"] = _date_param(session, value) if is_date else value
+            params[f"after_{name}"] = _date_param(value) if is_date else value
             names.append(f":after_{name}")
         operator = "<" if collection.newest_first else ">"
         columns = ", ".join(f"t.{name}" for name in key)
@@ -189,29 +217,31 @@ def _filtered_page(
     where = "".join(f" AND {condition}" for condition in conditions)
     sql = f"{shape.sql}{where} ORDER BY {shape.order()} LIMIT :limit"
     # The customer's row in the same snapshot: an empty page and a missing customer differ.
-    user, rows = select_rows(session, [(USER_SQL, params), (sql, params)])
-    if not user:
-        raise CustomerNotFound(customer_oid)
-    return _page_of(rows, page, shape.item, key=key)
+
+    def finish(results: list[list[Row]]) -> Page[Item]:
+        user, found = results
+        if not user:
+            raise CustomerNotFound(customer_oid)
+        return _page_of(found, page, shape.item, key=key)
+
+    return Read(((USER_SQL, params), (sql, params)), finish)
 
 
-def list_transactions(
-    session: Session, /, *, customer_oid: str, query: TransactionQuery
-) -> Page[Item]:
+def list_transactions(*, customer_oid: str, query: TransactionQuery) -> Read[Page[Item]]:
     """A customer's transactions, newest first, within [from, to] and of a type or category.
 
     A range whose start is after its end holds no dates, so it lists no transactions.
     """
     filters: list[tuple[str, Params]] = []
     if query.start is not None:
-        filters.append(("t.date >= :start", {"start": _date_param(session, query.start)}))
+        filters.append(("t.date >= :start", {"start": _date_param(query.start)}))
     if query.end is not None:
-        filters.append(("t.date <= :end", {"end": _date_param(session, query.end)}))
+        filters.append(("t.date <= :end", {"end": _date_param(query.end)}))
     if query.type is not None:
         filters.append(("t.type = :type", {"type": query.type.value}))
     if query.category is not None:
         filters.append(("t.category = :category", {"category": query.category}))
-    return _filtered_page(session, TRANSACTIONS, customer_oid, query, filters=filters)
+    return _filtered_page(TRANSACTIONS, customer_oid, query, filters=filters)
 
 
 # The portfolio's lists, by their key in models.Portfolio.
@@ -229,10 +259,15 @@ PORTFOLIO_SQL = [USER_SQL] + [
 ]
 
 
-def portfolio(session: Session, /, *, customer_oid: str) -> Item:
+def portfolio(*, customer_oid: str) -> Read[Item]:
     """A customer's whole portfolio (models.Portfolio's shape); CustomerNotFound if none."""
     params = {"customer_oid": customer_oid}
-    user, *lists = select_rows(session, [(sql, params) for sql in PORTFOLIO_SQL])
+    statements = tuple((sql, params) for sql in PORTFOLIO_SQL)
+    return Read(statements, lambda results: _portfolio(customer_oid, results))
+
+
+def _portfolio(customer_oid: str, results: list[list[Row]]) -> Item:
+    user, *lists = results
     if not user:
         raise CustomerNotFound(customer_oid)
     summary = _summary(customer_oid, *lists)
@@ -240,15 +275,28 @@ def portfolio(session: Session, /, *, customer_oid: str) -> Item:
         "customer_oid": customer_oid,
         "user": {"customer_oid": customer_oid, "name": user[0][0]},
         **{
-            key: list(map(SHAPES[collection].item, rows))
-            for key, collection, rows in zip(PORTFOLIO_KEYS, PORTFOLIO_LISTS, lists, strict=True)
+            key: list(map(SHAPES[collection].item, found))
+            for key, collection, found in zip(PORTFOLIO_KEYS, PORTFOLIO_LISTS, lists, strict=True)
         },
         "portfolio_summary": summary,
     }
 
 
-def _add(totals: dict[str, int], key: str, cents: int) -> None:
-    totals[key] = totals.get(key, 0) + cents
+def _in_reporting_cents(rows: list[Row], cents: int, currency: int) -> list[int]:
+    """Each row's amount (at index `cents`, in the currency at `currency`) in reporting cents."""
+    reporting = REPORTING_CURRENCY.value
+    return [
+        row[cents] if row[currency] == reporting else to_reporting_cents(row[cents], row[currency])
+        for row in rows
+    ]
+
+
+def _totals(rows: list[Row], key: int, amounts: list[int]) -> dict[str, int]:
+    """The amounts summed by each row's value at index `key`."""
+    totals: dict[str, int] = {}
+    for row, amount in zip(rows, amounts, strict=True):
+        totals[row[key]] = totals.get(row[key], 0) + amount
+    return totals
 
 
 def _numbers(totals: dict[str, int]) -> dict[str, float]:
@@ -256,9 +304,19 @@ def _numbers(totals: dict[str, int]) -> dict[str, float]:
     return {key: totals[key] / 100 for key in sorted(totals)}
 
 
-ASSET = tuple(SHAPES[ASSETS].index(n) for n in ("asset_type", "current_value", "currency"))
-ACCOUNT = tuple(SHAPES[BANK_ACCOUNTS].index(n) for n in ("balance", "currency"))
-SPENT = tuple(SHAPES[SPENDING].index(n) for n in ("category", "month", "amount", "currency"))
+# Where the summary finds what it needs in the portfolio's rows: money as cents.
+ASSET = (
+    SHAPES[ASSETS].index("asset_type"),
+    SHAPES[ASSETS].cents_index("current_value"),
+    SHAPES[ASSETS].index("currency"),
+)
+ACCOUNT = SHAPES[BANK_ACCOUNTS].cents_index("balance"), SHAPES[BANK_ACCOUNTS].index("currency")
+SPENT = (
+    SHAPES[SPENDING].index("category"),
+    SHAPES[SPENDING].index("month"),
+    SHAPES[SPENDING].cents_index("amount"),
+    SHAPES[SPENDING].index("currency"),
+)
 
 
 def _summary(
@@ -273,20 +331,13 @@ def _summary(
     converted into the reporting currency and rounded to the cent, then summed, all in exact
     integer cents."""
     type_, value, value_currency = ASSET
-    allocation: dict[str, int] = {}
-    for row in assets:
-        _add(allocation, row[type_], to_reporting_cents(row[value], row[value_currency]))
-    balance, balance_currency = ACCOUNT
-    cash = sum(to_reporting_cents(row[balance], row[balance_currency]) for row in accounts)
+    allocation = _totals(assets, type_, _in_reporting_cents(assets, value, value_currency))
+    cash = sum(_in_reporting_cents(accounts, *ACCOUNT))
     category, month, amount, amount_currency = SPENT
-    by_category: dict[str, int] = {}
-    by_month: dict[str, int] = {}
-    spent = 0
-    for row in spending:
-        converted = to_reporting_cents(row[amount], row[amount_currency])
-        spent += converted
-        _add(by_category, row[category], converted)
-        _add(by_month, row[month], converted)
+    spent_amounts = _in_reporting_cents(spending, amount, amount_currency)
+    spent = sum(spent_amounts)
+    by_category = _totals(spending, category, spent_amounts)
+    by_month = _totals(spending, month, spent_amounts)
     asset_value = sum(allocation.values())
     return {
         "customer_oid": customer_oid,

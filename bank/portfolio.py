@@ -26,7 +26,8 @@ from models import Portfolio, PortfolioImport, User
 
 def get_portfolio(session: Session, /, *, customer_oid: str) -> Portfolio:
     """Everything the bank holds on one customer, with a summary in the reporting currency."""
-    return Portfolio.model_validate(documents.portfolio(session, customer_oid=customer_oid))
+    document = documents.portfolio(customer_oid=customer_oid).in_session(session)
+    return Portfolio.model_validate(document)
 
 
 def _insert_customer_if_missing(session: Session, customer_oid: str, name: str) -> bool:

@@ -78,9 +78,8 @@ async def list_transactions(
     request: Request,
 ) -> Response:
     """The customer's transactions, newest first (date, then id), within from-to inclusive."""
-    return await cached_read(
-        request, customer_oid, documents.list_transactions, customer_oid=customer_oid, query=query
-    )
+    read = documents.list_transactions(customer_oid=customer_oid, query=query)
+    return await cached_read(request, customer_oid, read)
 
 
 def with_models(endpoint: Endpoint, /, *, returns: Any = None, **parameters: Any) -> Endpoint:
@@ -121,14 +120,8 @@ def add_collection_routes(
     async def list_items(
         customer_oid: CustomerOIDPath, page: PageQuery, request: Request
     ) -> Response:
-        return await cached_read(
-            request,
-            customer_oid,
-            documents.list_page,
-            collection=collection,
-            customer_oid=customer_oid,
-            page=page,
-        )
+        read = documents.list_page(collection=collection, customer_oid=customer_oid, page=page)
+        return await cached_read(request, customer_oid, read)
 
     async def create_item(
         customer_oid: CustomerOIDPath, body: CreateT, response: Response, db: DatabaseDep

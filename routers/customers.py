@@ -34,7 +34,7 @@ async def list_customers(
     """Registered customers with their CustomerOID and name, by CustomerOID, page by page."""
     # Read afresh every time: a cached copy would need a version that every registration and
     # deletion renews, one row all those writers would take turns on.
-    customers_page = await db.read(documents.list_customers, page=page)
+    customers_page = await db.read_rows(documents.list_customers(page=page))
     return json_response(request, serialize(request, customers_page))
 
 

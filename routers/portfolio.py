@@ -21,7 +21,7 @@ router = APIRouter(tags=["portfolio"])
 )
 async def get_user_portfolio(customer_oid: CustomerOIDPath, request: Request) -> Response:
     """Assets, accounts, transactions, spending, derivatives and a summary in one document."""
-    return await cached_read(request, customer_oid, documents.portfolio, customer_oid=customer_oid)
+    return await cached_read(request, customer_oid, documents.portfolio(customer_oid=customer_oid))
 
 
 @router.put(

@@ -2,12 +2,15 @@
 
 import asyncio
 import contextlib
+import logging
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +20,14 @@ from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, make_url, text
 
-from db import alembic_config
+from db import READ_CONNECTION_NAME, alembic_config
 from main import create_app
 from settings import PROJECT_DIR, Settings
 from tests.fixtures import (
     SAMPLE_OIDS,
     TEST_DATABASE_URL,
     LiveServer,
+    app_engine,
     postgres_unavailable,
     run_python,
 )
@@ -196,3 +200,77 @@ def test_both_engines_answer_byte_for_byte_the_same(tmp_path: Path) -> None:
         on_postgres = session_of_requests(c)
     for number, (left, right) in enumerate(zip(on_sqlite, on_postgres, strict=True)):
         assert left == right, f"answer {number} differs"
+
+
+# --- PostgreSQL's lean reads: a pool of their own on the event loop -------------------------
+
+
+on_postgresql_only = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+
+
+def read_connections(client: TestClient) -> list[int]:
+    """The server processes of the app's read connections, in its own database."""
+    with app_engine(client).connect() as connection:
+        return list(
+            connection.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity"
+                    " WHERE application_name = :name AND datname = current_database()"
+                ),
+                {"name": READ_CONNECTION_NAME},
+            ).scalars()
+        )
+
+
+@on_postgresql_only
+def test_a_read_connection_the_server_dropped_is_replaced_and_the_read_made_again(
+    app_client: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    client = app_client(RESPONSE_CACHE_MB=0)
+    expected = client.get(f"/user-portfolio/{SAMPLE_OIDS[0]}")
+    assert expected.status_code == 200
+    dropped = read_connections(client)
+    assert dropped, "the read went through the read pool"
+    with app_engine(client).connect() as connection:
+        for pid in dropped:  # as a server restart or an idle timeout would
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    with caplog.at_level(logging.INFO, logger="db"):
+        again = client.get(f"/user-portfolio/{SAMPLE_OIDS[0]}")
+    assert again.status_code == 200 and again.content == expected.content
+    assert any("reading again" in record.getMessage() for record in caplog.records)
+    assert not set(read_connections(client)) & set(dropped)
+
+
+@on_postgresql_only
+def test_a_read_that_finds_no_free_connection_in_time_is_503_with_retry_after(
+    app_client: Callable[..., TestClient],
+) -> None:
+    client = app_client(RESPONSE_CACHE_MB=0, DB_POOL_SIZE=1, WRITE_QUEUE_TIMEOUT_SECONDS=0.5)
+    url = f"/user-portfolio/{SAMPLE_OIDS[0]}"
+    assert client.get(url).status_code == 200
+    with app_engine(client).connect() as locker, ThreadPoolExecutor(1) as pool:
+        # Another session's lock keeps the one read connection busy with a first read.
+        locker.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
+        first = pool.submit(client.get, url)
+        deadline = time.monotonic() + 10
+        while not read_connections_waiting(locker) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        refused = client.get(url)
+        locker.rollback()  # the lock goes: the first read finishes
+        assert first.result(timeout=10).status_code == 200
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "2"
+    assert refused.json() == {"detail": "The bank is busy with other reads; retry after 2 seconds"}
+
+
+def read_connections_waiting(connection: Any) -> bool:
+    """Whether a read connection waits on a lock."""
+    return bool(
+        connection.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"
+                " AND datname = current_database() AND wait_event_type = 'Lock'"
+            ),
+            {"name": READ_CONNECTION_NAME},
+        ).scalar()
+    )

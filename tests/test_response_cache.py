@@ -1,7 +1,7 @@
 """The response cache: answers served again only while the database says their data is unchanged."""
 
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
 
-from response_cache import Answer, ResponseCache
+from db import Database, Params, Row
+from response_cache import VERSION_SQL, Answer, ResponseCache
 from tests.fixtures import (
     CHANGES,
     NEW_OID,
@@ -17,7 +18,6 @@ from tests.fixtures import (
     SAMPLE_OIDS,
     VALID,
     app_database,
-    app_engine,
     on_sqlite_only,
 )
 
@@ -34,20 +34,42 @@ CACHED_URLS = [
 
 
 class StatementCounter:
-    """Counts the transactions the app begins through its engine: one per answer read from the
-    data. The lookup of a data version runs on a bare driver connection and begins none."""
+    """Counts the read transactions the app begins: one per answer read from the data, none for
+    the lookup of a data version. Reads through a session begin theirs on the engine. The lean
+    reads (Database.read_rows) begin theirs on SQLite on the connection kept for them, seen
+    through the driver's statement trace, and on PostgreSQL in a pipeline of their own, counted
+    as it is sent."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, database: Database) -> None:
         self.count = 0
-        self.engine = engine
-        event.listen(engine, "begin", self._count)
+        self.database = database
+        event.listen(database.engine, "begin", self._count)
+        kept = database._inline_connection
+        self.driver = None if kept is None else kept.driver_connection
+        if self.driver is not None:
+            self.driver.set_trace_callback(self._traced)
+        else:
+            send = database._postgresql_rows
+
+            async def counted(statements: Sequence[tuple[str, Params]]) -> list[list[Row]]:
+                self.count += [sql for sql, _ in statements] != [VERSION_SQL]
+                return await send(statements)
+
+            setattr(database, "_postgresql_rows", counted)  # noqa: B010 (an instance attribute)
 
     def close(self) -> None:
         """Stop counting: the app, and its engine, outlive the test."""
-        event.remove(self.engine, "begin", self._count)
+        event.remove(self.database.engine, "begin", self._count)
+        if self.driver is not None:
+            self.driver.set_trace_callback(None)
+        else:
+            delattr(self.database, "_postgresql_rows")  # the method again
 
     def _count(self, _connection: Any) -> None:
         self.count += 1
+
+    def _traced(self, statement: str) -> None:
+        self.count += statement == "BEGIN"
 
     def during(self, client: TestClient, url: str) -> tuple[int, bytes, dict[str, str]]:
         before = self.count
@@ -58,8 +80,8 @@ class StatementCounter:
 
 
 @pytest.fixture
-def counter(engine: Engine) -> Iterator[StatementCounter]:
-    counter = StatementCounter(engine)
+def counter(client: TestClient) -> Iterator[StatementCounter]:
+    counter = StatementCounter(app_database(client))
     yield counter
     counter.close()
 
@@ -263,7 +285,7 @@ def uncached_client(app_client: Callable[..., TestClient]) -> TestClient:
 
 @pytest.fixture
 def uncached_counter(uncached_client: TestClient) -> Iterator[StatementCounter]:
-    counter = StatementCounter(app_engine(uncached_client))
+    counter = StatementCounter(app_database(uncached_client))
     yield counter
     counter.close()
 
