@@ -3,6 +3,7 @@
 Routes live in routers/, one module per area; the domain they call is the bank package.
 """
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -81,6 +82,19 @@ def mcp_transport_security(allowed_hosts: list[str]) -> TransportSecuritySetting
     )
 
 
+def freeze_what_lives_on() -> None:
+    """Leave the objects made at start out of the garbage collector's full passes.
+
+    Modules, routes, schemas and the MCP server live as long as the process. Reads that
+    allocate much (PostgreSQL's driver) start a full pass every few seconds, and each scanned
+    them all, holding every request for 120 ms: p99 at 10x p50 (README, Benchmark). Once per
+    process: an app made later in the same one (tests make many) stays collectable.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     logging.basicConfig(
@@ -104,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.response_cache = ResponseCache(
             app.state.database, max_bytes=settings.RESPONSE_CACHE_MB * 2**20
         )
+        freeze_what_lives_on()
         async with mcp.session_manager.run():
             yield
         await app.state.database.aclose()

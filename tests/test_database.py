@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import subprocess
@@ -274,3 +275,12 @@ def read_connections_waiting(connection: Any) -> bool:
             {"name": READ_CONNECTION_NAME},
         ).scalar()
     )
+
+
+def test_what_lives_as_long_as_the_server_is_left_out_of_full_collections(
+    client: TestClient,
+) -> None:
+    """Started, the app has frozen what it made (main.freeze_what_lives_on): the collector's
+    full passes no longer scan it."""
+    assert gc.get_freeze_count() > 0
+    assert client.get("/health").status_code == 200
