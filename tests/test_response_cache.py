@@ -1,5 +1,6 @@
 """The response cache: answers served again only while the database says their data is unchanged."""
 
+import gc
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -323,3 +324,19 @@ def test_the_store_holds_no_more_memory_than_its_limit(
         tracemalloc.stop()
     assert cache.bytes_held <= limit
     assert held <= limit * 1.05, f"{held / 2**20:.1f} MiB held for a {limit / 2**20:.0f} MiB store"
+
+
+@on_sqlite_only  # the store is in memory, the same on every engine
+def test_kept_answers_are_left_out_of_the_collectors_passes(
+    app_client: Callable[..., TestClient],
+) -> None:
+    """A full store must not make every full garbage collection walk it: its entries are plain
+    tuples of plain values, which the collector stops tracking after one pass."""
+    cache = ResponseCache(app_database(app_client()), max_bytes=2**20)
+    for n in range(100):
+        scope = {"path": f"/customer/{OID}/assets", "query_string": f"n={n}".encode()}
+        cache.keep(scope, Answer(b"[]", f"cursor={n}"), OID, version=n)
+    gc.collect()
+    entries = list(cache._store.values()) if cache._store is not None else []
+    assert len(entries) == 100
+    assert not any(gc.is_tracked(entry) for entry in entries)
