@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import sqlite3
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -215,10 +216,11 @@ class Database:
         await self._read_pool.open()
 
     async def aclose(self) -> None:
-        """Close the pool of read connections, then the rest."""
-        if self._read_pool is not None:
-            await self._read_pool.close()
-            self._read_pool = self._read_pool_loop = None
+        """Close the pool of read connections, then the rest. Reads still running at that
+        point (a graceful shutdown that timed out) take a session on a thread."""
+        pool, self._read_pool, self._read_pool_loop = self._read_pool, None, None
+        if pool is not None:
+            await pool.close()
         self.close()
 
     def _pool_here(self) -> AsyncConnectionPool | None:
@@ -271,24 +273,28 @@ class Database:
             return read.finish(await self._postgresql_rows(read.statements))
         with self._inline_lock:
             cursor = connection.cursor()
-            cursor.execute("BEGIN")  # one snapshot for every statement (WAL)
             try:
-                results = [
-                    cursor.execute(sql, params).fetchall() for sql, params in read.statements
-                ]
+                cursor.execute("BEGIN")  # one snapshot for every statement (WAL)
+                try:
+                    results = [cursor.execute(sql, p).fetchall() for sql, p in read.statements]
+                finally:
+                    # A read: nothing to keep. SQLite may have ended the transaction itself
+                    # (an I/O error); then the error that did it is the one to raise.
+                    if cast(sqlite3.Connection, connection.driver_connection).in_transaction:
+                        cursor.execute("ROLLBACK")
             finally:
-                cursor.execute("ROLLBACK")  # a read: nothing to keep
                 cursor.close()
         return read.finish(results)
 
     async def _postgresql_rows(self, statements: Sequence[tuple[str, Params]]) -> list[list[Row]]:
         """Every statement's rows, read in one REPEATABLE READ transaction: BEGIN, the
         statements and COMMIT sent together in a pipeline. A connection the server dropped
-        (restart, idle timeout) fails its read, is discarded by the pool, and the read is made
-        once more on another: a read changes nothing, so trying again is safe."""
+        (restart, idle timeout) fails its read and is discarded; the pool's idle connections
+        are checked, and the read is made again on another: a read changes nothing, so trying
+        again is safe."""
         pool = self._pool_here()
         assert pool is not None, "read_rows and read_version look first"
-        for attempt in range(2):
+        for attempt in range(READ_ATTEMPTS):
             connection = None
             try:
                 async with pool.connection() as connection:
@@ -303,9 +309,12 @@ class Database:
             except PoolTimeout:
                 raise ReadQueueFull() from None
             except psycopg.OperationalError:
-                if attempt or connection is None or not connection.broken:
+                last = attempt == READ_ATTEMPTS - 1
+                if last or connection is None or not connection.broken:
                     raise
                 logger.info("A read connection was dropped by the server; reading again")
+                # A restart drops every connection at once: the idle ones go too, now.
+                await pool.check()
         raise AssertionError("unreachable")
 
     async def write(
@@ -378,7 +387,7 @@ class Database:
 @cache
 def pyformat(sql: str) -> str:
     """SQL with :name parameters (sqlite3's style) in psycopg's %(name)s style."""
-    return re.sub(r":(\w+)", r"%(\1)s", sql)
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)  # not a cast, x::type
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,6 +415,8 @@ class Read(Generic[T]):
 
 
 READ_CONNECTION_NAME = "dummy-bank-reads"
+# A read on a dropped connection is made again, a few times at most (see _postgresql_rows).
+READ_ATTEMPTS = 3
 # PostgreSQL's lean reads: one snapshot for all their statements, as Database.read asks for.
 BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 

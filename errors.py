@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
 
 from constants import (
     BODY_TOO_LARGE,
@@ -44,6 +45,10 @@ class BankError(Exception):
     def headers(self) -> dict[str, str] | None:
         """Headers the HTTP answer carries besides the body; none for most errors."""
         return None
+
+    def response(self) -> JSONResponse:
+        """The HTTP answer: {"detail": message}, the status and the headers."""
+        return JSONResponse({"detail": self.message}, self.status_code, headers=self.headers)
 
 
 class InvalidInput(BankError, ValueError):

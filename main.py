@@ -60,7 +60,7 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
 
 async def bank_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BankError)
-    return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=exc.headers)
+    return exc.response()
 
 
 # --- App ------------------------------------------------------------------------------------
@@ -119,9 +119,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.database, max_bytes=settings.RESPONSE_CACHE_MB * 2**20
         )
         freeze_what_lives_on()
-        async with mcp.session_manager.run():
-            yield
-        await app.state.database.aclose()
+        try:
+            async with mcp.session_manager.run():
+                yield
+        finally:
+            await app.state.database.aclose()
 
     app = FastAPIOffline(
         title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION, lifespan=lifespan

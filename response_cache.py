@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bank.pagination import Page
 from db import Database, Read
+from errors import BankError
 
 VERSION_SQL = "SELECT version FROM customer_versions WHERE customer_oid = :customer_oid"
 # What an entry costs beyond its bytes: the key tuple, the entry objects and the store's own
@@ -127,7 +128,11 @@ class ResponseCacheMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
             cache: ResponseCache | None = getattr(scope["app"].state, "response_cache", None)
-            answer = await cache.stored(scope) if cache is not None else None
+            try:
+                answer = await cache.stored(scope) if cache is not None else None
+            except BankError as error:  # no connection free for the version lookup: 503
+                await error.response()(scope, receive, send)
+                return
             if answer is not None:
                 await json_response(Request(scope), answer)(scope, receive, send)
                 return

@@ -28,6 +28,7 @@ from tests.fixtures import (
     SAMPLE_OIDS,
     TEST_DATABASE_URL,
     LiveServer,
+    app_database,
     app_engine,
     postgres_unavailable,
     run_python,
@@ -209,31 +210,41 @@ def test_both_engines_answer_byte_for_byte_the_same(tmp_path: Path) -> None:
 on_postgresql_only = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
 
-def read_connections(client: TestClient) -> list[int]:
-    """The server processes of the app's read connections, in its own database."""
+def read_connections(client: TestClient, *, waiting: bool = False) -> list[int]:
+    """The server processes of the app's read connections in its own database (those waiting
+    on a lock only, with `waiting`). Each call looks on a connection of its own: a transaction
+    sees pg_stat_activity as it was when it first looked."""
+    sql = (
+        "SELECT pid FROM pg_stat_activity"
+        " WHERE application_name = :name AND datname = current_database()"
+    )
+    if waiting:
+        sql += " AND wait_event_type = 'Lock'"
     with app_engine(client).connect() as connection:
-        return list(
-            connection.execute(
-                text(
-                    "SELECT pid FROM pg_stat_activity"
-                    " WHERE application_name = :name AND datname = current_database()"
-                ),
-                {"name": READ_CONNECTION_NAME},
-            ).scalars()
-        )
+        return list(connection.execute(text(sql), {"name": READ_CONNECTION_NAME}).scalars())
 
 
 @on_postgresql_only
-def test_a_read_connection_the_server_dropped_is_replaced_and_the_read_made_again(
+def test_read_connections_the_server_dropped_are_replaced_and_the_read_made_again(
     app_client: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
 ) -> None:
+    """As after a server restart: every connection of the pool is gone at once."""
     client = app_client(RESPONSE_CACHE_MB=0)
     expected = client.get(f"/user-portfolio/{SAMPLE_OIDS[0]}")
     assert expected.status_code == 200
+    pool = app_database(client)._read_pool
+    assert pool is not None
+
+    async def hold_three() -> None:  # so that the pool keeps three connections
+        async with pool.connection(), pool.connection(), pool.connection():
+            pass
+
+    assert client.portal is not None
+    client.portal.call(hold_three)
     dropped = read_connections(client)
-    assert dropped, "the read went through the read pool"
+    assert len(dropped) >= 3
     with app_engine(client).connect() as connection:
-        for pid in dropped:  # as a server restart or an idle timeout would
+        for pid in dropped:
             connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
     with caplog.at_level(logging.INFO, logger="db"):
         again = client.get(f"/user-portfolio/{SAMPLE_OIDS[0]}")
@@ -243,18 +254,20 @@ def test_a_read_connection_the_server_dropped_is_replaced_and_the_read_made_agai
 
 
 @on_postgresql_only
+@pytest.mark.parametrize("cache_mb", [0, 64], ids=["read", "cache-version-lookup"])
 def test_a_read_that_finds_no_free_connection_in_time_is_503_with_retry_after(
-    app_client: Callable[..., TestClient],
+    app_client: Callable[..., TestClient], cache_mb: int
 ) -> None:
-    client = app_client(RESPONSE_CACHE_MB=0, DB_POOL_SIZE=1, WRITE_QUEUE_TIMEOUT_SECONDS=0.5)
+    """The full read, or with the cache on, the lookup of a kept answer's version."""
+    client = app_client(RESPONSE_CACHE_MB=cache_mb, DB_POOL_SIZE=1, WRITE_QUEUE_TIMEOUT_SECONDS=0.5)
     url = f"/user-portfolio/{SAMPLE_OIDS[0]}"
-    assert client.get(url).status_code == 200
+    assert client.get(url).status_code == 200  # kept, when the cache is on
     with app_engine(client).connect() as locker, ThreadPoolExecutor(1) as pool:
         # Another session's lock keeps the one read connection busy with a first read.
-        locker.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
+        locker.execute(text("LOCK TABLE customer_versions IN ACCESS EXCLUSIVE MODE"))
         first = pool.submit(client.get, url)
         deadline = time.monotonic() + 10
-        while not read_connections_waiting(locker) and time.monotonic() < deadline:
+        while not read_connections(client, waiting=True) and time.monotonic() < deadline:
             time.sleep(0.02)
         refused = client.get(url)
         locker.rollback()  # the lock goes: the first read finishes
@@ -264,23 +277,11 @@ def test_a_read_that_finds_no_free_connection_in_time_is_503_with_retry_after(
     assert refused.json() == {"detail": "The bank is busy with other reads; retry after 2 seconds"}
 
 
-def read_connections_waiting(connection: Any) -> bool:
-    """Whether a read connection waits on a lock."""
-    return bool(
-        connection.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"
-                " AND datname = current_database() AND wait_event_type = 'Lock'"
-            ),
-            {"name": READ_CONNECTION_NAME},
-        ).scalar()
-    )
-
-
-def test_what_lives_as_long_as_the_server_is_left_out_of_full_collections(
-    client: TestClient,
-) -> None:
-    """Started, the app has frozen what it made (main.freeze_what_lives_on): the collector's
-    full passes no longer scan it."""
-    assert gc.get_freeze_count() > 0
-    assert client.get("/health").status_code == 200
+def test_an_app_start_freezes_what_lives_as_long_as_the_server(settings: Settings) -> None:
+    """Started, the app has frozen what it made (main.freeze_what_lives_on), so that the
+    collector's full passes no longer scan it."""
+    gc.unfreeze()  # as in a new process
+    assert gc.get_freeze_count() == 0
+    with TestClient(create_app(settings)) as client:
+        assert gc.get_freeze_count() > 0
+        assert client.get("/health").status_code == 200
