@@ -170,7 +170,6 @@ class Database:
         sqlite = engine.dialect.name == "sqlite"
         self._inline_connection = engine.raw_connection() if sqlite else None
         self._inline_lock = threading.Lock()
-        self._reads_inline = sqlite
         # PostgreSQL: lean reads (read_rows, read_version) on the event loop that serves the
         # app, over asynchronous connections of their own: no worker thread, no session, one
         # round trip. The pool belongs to the loop `open` ran on, and is closed on it; reads
@@ -249,7 +248,7 @@ class Database:
         request's tail latency (README, Benchmark). Over a network (PostgreSQL) it runs on a
         worker thread.
         """
-        if self._reads_inline:
+        if self._inline_connection is not None:
             return _in_session(Session, self._read_engine, operation, *args, **kwargs)
         return await run_in_threadpool(
             _in_session, Session, self._read_engine, operation, *args, **kwargs
@@ -355,7 +354,7 @@ class Database:
 
         On SQLite it runs at once on the event loop: an indexed lookup in a local file takes
         microseconds, less than the hop to a worker thread, and in WAL mode a read never waits
-        for a writer. Over a network (PostgreSQL) it runs on a worker thread.
+        for a writer. On PostgreSQL it is awaited over the read pool, as `read_rows` is.
         """
         if self._inline_connection is not None:
             with self._inline_lock:
