@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, SkipValidation, TypeAdapter, ValidationEr
 
 import bank.collections
 import bank.customers
+import bank.documents
 import bank.portfolio
 from constants import API_TITLE, API_VERSION, OID_EXAMPLE, SERVICE_NAME
 from db import Database, create_db_engine, migrate
@@ -169,11 +170,7 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
         converted to the reporting currency, counts, and has_data flags. Use it for any analysis of
         allocation, cash, spending or derivative exposure. An unknown customer is a tool error.
         """
-        return await answer(
-            lambda: database().read(
-                bank.portfolio.get_portfolio, customer_oid=normalize_customer_oid(customer_oid)
-            )
-        )
+        return await answer(lambda: read_portfolio(database(), customer_oid))
 
     @tool(mcp, READ_TOOL)
     async def customer_exists(
@@ -301,6 +298,14 @@ def register_write_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
         )
 
 
+async def read_portfolio(database: Database, customer_oid: str) -> Portfolio:
+    """The customer's portfolio, read as GET /user-portfolio reads it (without its cache)."""
+    oid = normalize_customer_oid(customer_oid)
+    return Portfolio.model_validate(
+        await database.read_rows(bank.documents.portfolio(customer_oid=oid))
+    )
+
+
 def register_resources_and_prompts(mcp: MCPServer, database: DatabaseProvider) -> None:
     @mcp.resource(
         "bank://customers/{customer_oid}/portfolio",
@@ -311,9 +316,7 @@ def register_resources_and_prompts(mcp: MCPServer, database: DatabaseProvider) -
     async def customer_portfolio(customer_oid: str) -> str:
         """A customer's complete portfolio, the same JSON as GET /user-portfolio/{customer_oid}."""
         try:
-            found = await database().read(
-                bank.portfolio.get_portfolio, customer_oid=normalize_customer_oid(customer_oid)
-            )
+            found = await read_portfolio(database(), customer_oid)
         except BankError as error:
             raise ResourceError(error.message) from None
         return found.model_dump_json()
