@@ -62,8 +62,12 @@ class ItemShape:
         return self.columns.index(name)
 
     def cents_index(self, name: str) -> int:
-        """Where the row holds this money column in cents: the last columns."""
-        return self.cents.index(name) - len(self.cents)
+        return _cents_index(self.cents, name)
+
+
+def _cents_index(cents: tuple[str, ...], name: str) -> int:
+    """Where a selected row holds this money column in cents: among its last columns."""
+    return cents.index(name) - len(cents)
 
 
 INSTITUTION_FIELDS = tuple(InstitutionPublic.model_fields)
@@ -113,8 +117,7 @@ def _row_to_item(
 
         return account
     if collection is ASSETS:
-        value = cents.index("current_value") - len(cents)
-        cost = cents.index("cost_basis") - len(cents)
+        value, cost = _cents_index(cents, "current_value"), _cents_index(cents, "cost_basis")
 
         def asset(row: Row) -> Item:
             public = dict(zip(columns, row, strict=False))
