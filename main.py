@@ -31,6 +31,7 @@ from middleware import (
     allowed_methods,
 )
 from openapi import finish_openapi
+from read_lane import ReadLaneMiddleware
 from response_cache import ResponseCache, ResponseCacheMiddleware
 from routers import collections, customers, health, institutions, portfolio
 from seed import seed_if_empty
@@ -131,7 +132,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(BankError, bank_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
-    # Innermost first: answers from the cache still pass the error and CORS middleware.
+    # Innermost first: answers from the lane and the cache still pass the error and CORS
+    # middleware.
+    app.add_middleware(ReadLaneMiddleware)
     app.add_middleware(ResponseCacheMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES)
     app.add_middleware(InternalErrorMiddleware)

@@ -17,6 +17,7 @@ from bank.collections import BANK_ACCOUNTS, Collection, CreateT, PublicT, Update
 from db import DatabaseDep
 from models import PageQuery, TransactionPublic, TransactionQuery
 from openapi import NAMES_INSTITUTIONS, PAGED, error_responses
+from read_lane import in_read_lane
 from response_cache import cached_read
 from routers.params import CustomerOIDPath, ItemId
 
@@ -72,6 +73,7 @@ COLLECTION_ROUTES: tuple[CollectionRoutes[Any, Any, Any], ...] = (
     response_model=list[TransactionPublic],
     responses={**PAGED, **error_responses(400, 404)},
 )
+@in_read_lane
 async def list_transactions(
     customer_oid: CustomerOIDPath,
     query: Annotated[TransactionQuery, Query()],
@@ -167,7 +169,7 @@ def add_collection_routes(
     if not routes.has_own_list:
         router.add_api_route(
             routes.path,
-            with_models(list_items, page=Annotated[collection.page_query, Query()]),
+            in_read_lane(with_models(list_items, page=Annotated[collection.page_query, Query()])),
             methods=["GET"],
             operation_id=f"list_{items}",
             summary=f"List a customer's {collection.name.replace('-', ' ')}",

@@ -6,6 +6,7 @@ from bank import documents, portfolio
 from db import DatabaseDep
 from models import Portfolio, PortfolioImport
 from openapi import NAMES_INSTITUTIONS, error_responses
+from read_lane import in_read_lane
 from response_cache import cached_read
 from routers.params import CustomerOIDPath
 
@@ -19,6 +20,7 @@ router = APIRouter(tags=["portfolio"])
     response_model=Portfolio,
     responses=error_responses(400, 404),
 )
+@in_read_lane
 async def get_user_portfolio(customer_oid: CustomerOIDPath, request: Request) -> Response:
     """Assets, accounts, transactions, spending, derivatives and a summary in one document."""
     return await cached_read(request, customer_oid, documents.portfolio(customer_oid=customer_oid))
