@@ -3,6 +3,7 @@ routes and tools call the domain through."""
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import re
 import sqlite3
@@ -17,6 +18,7 @@ import psycopg
 from alembic import command
 from alembic.config import Config
 from fastapi import Depends, Request
+from psycopg import AsyncClientCursor
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import make_url
@@ -177,6 +179,8 @@ class Database:
         self._read_pool: AsyncConnectionPool | None = None
         self._read_pool_loop: asyncio.AbstractEventLoop | None = None
         self._read_connections = read_connections
+        # The statements each read connection has prepared (Prepared), by connection.
+        self._prepared_on: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
         self._read_queue_timeout = write_queue_timeout
         # Writes take turns here, on the event loop (FIFO, no worker thread held while waiting).
         # SQLite has one writer at a time: there the queue replaces SQLite's busy timeout, which
@@ -286,25 +290,37 @@ class Database:
         return read.finish(results)
 
     async def _postgresql_rows(self, statements: Sequence[tuple[str, Params]]) -> list[list[Row]]:
-        """Every statement's rows, read in one REPEATABLE READ transaction: BEGIN, the
-        statements and COMMIT sent together in a pipeline. A connection the server dropped
-        (restart, idle timeout) fails its read and is discarded; the pool's idle connections
-        are checked, and the read is made again on another: a read changes nothing, so trying
-        again is safe."""
+        """Every statement's rows, read in one REPEATABLE READ transaction sent as one query,
+        one round trip (see `Prepared`). A connection the server dropped (restart, idle timeout)
+        fails its read and is discarded; the pool's idle connections are checked, and the read
+        is made again on another: a read changes nothing, so trying again is safe."""
         pool = self._pool_here()
         assert pool is not None, "read_rows and read_version look first"
+        prepared = [Prepared.of(sql) for sql, _ in statements]
         for attempt in range(READ_ATTEMPTS):
             connection = None
             try:
                 async with pool.connection() as connection:
-                    async with connection.pipeline():
-                        await connection.execute(BEGIN_READ)
-                        cursors = [
-                            await connection.execute(pyformat(sql), params)
-                            for sql, params in statements
-                        ]
-                        await connection.execute("COMMIT")
-                    return cast(list[list[Row]], [await cursor.fetchall() for cursor in cursors])
+                    known = self._prepared_on.setdefault(connection, set())
+                    missing = {p.name: p for p in prepared if p.name not in known}
+                    if missing:  # once per statement and connection
+                        await connection.execute(";\n".join(p.prepare for p in missing.values()))
+                        known.update(missing)
+                    binder = AsyncClientCursor(connection)
+                    executes = [
+                        p.execute(binder, params)
+                        for p, (_, params) in zip(prepared, statements, strict=True)
+                    ]
+                    if len(executes) > 1:  # one statement is one snapshot already
+                        executes = [BEGIN_READ, *executes, "COMMIT"]
+                    cursor = connection.cursor()
+                    await cursor.execute(";\n".join(executes))
+                    results = []
+                    for number in range(len(statements)):
+                        if number or len(executes) > 1:
+                            cursor.nextset()  # past BEGIN, then past each statement's rows
+                        results.append(cast(list[Row], await cursor.fetchall()))
+                    return results
             except PoolTimeout:
                 raise ReadQueueFull() from None
             except psycopg.OperationalError:
@@ -383,10 +399,49 @@ class Database:
         return await run_in_threadpool(database_is_reachable, self.engine)
 
 
+# A :name parameter (sqlite3's style), not a cast (x::type).
+PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
+
+
 @cache
 def pyformat(sql: str) -> str:
-    """SQL with :name parameters (sqlite3's style) in psycopg's %(name)s style."""
-    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)  # not a cast, x::type
+    """SQL with :name parameters in psycopg's %(name)s style."""
+    return PARAMETER.sub(r"%(\1)s", sql)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A read's statement as a prepared statement of PostgreSQL's SQL (PREPARE, EXECUTE).
+
+    A read sends BEGIN, an EXECUTE per statement and COMMIT as one query, without parameters:
+    the simple query protocol takes several statements, so the whole read is one call into the
+    driver (a pipeline makes one per statement, each costing this process more than the
+    statement costs the server), and the server runs plans it made once per connection instead
+    of parsing and planning every statement again. Values are bound by psycopg's quoting.
+    """
+
+    name: str
+    prepare: str  # PREPARE name AS the statement, its parameters numbered
+    arguments: str  # EXECUTE's argument list, psycopg-style placeholders
+
+    @staticmethod
+    @cache
+    def of(sql: str) -> "Prepared":
+        """`sql` (with :name parameters) as a prepared statement, named after its text."""
+        names: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            if match[1] not in names:
+                names.append(match[1])
+            return f"${names.index(match[1]) + 1}"
+
+        body = PARAMETER.sub(number, sql)
+        name = "bank_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
+        arguments = f"({', '.join(f'%({n})s' for n in names)})" if names else ""
+        return Prepared(name, f"PREPARE {name} AS {body}", arguments)
+
+    def execute(self, binder: AsyncClientCursor[Any], params: Params) -> str:
+        return binder.mogrify(f"EXECUTE {self.name}{self.arguments}", params)
 
 
 @dataclass(frozen=True, slots=True)

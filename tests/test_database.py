@@ -21,12 +21,13 @@ from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, make_url, text
 
-from db import READ_CONNECTION_NAME, alembic_config
+from db import READ_CONNECTION_NAME, Prepared, alembic_config
 from main import create_app
 from settings import PROJECT_DIR, Settings
 from tests.fixtures import (
     SAMPLE_OIDS,
     TEST_DATABASE_URL,
+    VALID,
     LiveServer,
     app_database,
     app_engine,
@@ -251,6 +252,25 @@ def test_read_connections_the_server_dropped_are_replaced_and_the_read_made_agai
     assert again.status_code == 200 and again.content == expected.content
     assert any("reading again" in record.getMessage() for record in caplog.records)
     assert not set(read_connections(client)) & set(dropped)
+
+
+def test_a_prepared_read_numbers_each_parameter_once_and_keeps_casts() -> None:
+    prepared = Prepared.of("SELECT x::text FROM t WHERE a = :oid AND b < :limit OR c = :oid")
+    assert prepared.prepare.endswith("SELECT x::text FROM t WHERE a = $1 AND b < $2 OR c = $1")
+    assert prepared.arguments == "(%(oid)s, %(limit)s)"
+    assert Prepared.of("SELECT 1").arguments == ""
+
+
+def test_values_in_a_read_are_bound_as_values(client: TestClient) -> None:
+    """Quotes, backslashes and SQL in a filter's value find what was stored under that value."""
+    oid = SAMPLE_OIDS[0]
+    category = "O'Brien \\ cafe'); DROP TABLE users; --"
+    body = {**VALID["transactions"], "category": category}
+    assert client.post(f"/customer/{oid}/transactions", json=body).status_code == 201
+    found = client.get(f"/customer/{oid}/transactions", params={"category": category})
+    assert found.status_code == 200
+    assert [item["category"] for item in found.json()] == [category]
+    assert len(client.get("/customers").json()) == len(SAMPLE_OIDS)
 
 
 @on_postgresql_only
