@@ -210,6 +210,9 @@ class Database:
                 "autocommit": True,
                 "connect_timeout": 10,
                 "application_name": READ_CONNECTION_NAME,  # as pg_stat_activity shows them
+                # Reads prepare their own statements (Prepared); the text of each read's query
+                # is new, and psycopg's own bookkeeping of texts to prepare would be spent.
+                "prepare_threshold": None,
             },
             timeout=self._read_queue_timeout,
             open=False,
