@@ -15,6 +15,7 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Any, cast, get_args, get_origin
 from urllib.parse import parse_qsl
 
@@ -67,8 +68,10 @@ class LaneRoute:
             return None
 
 
-def _aliases(model: type[BaseModel]) -> set[str]:
-    return {field.alias or name for name, field in model.model_fields.items()}
+@cache
+def _aliases(model: type[BaseModel]) -> frozenset[str]:
+    """The query parameters the model takes, by the names a client sends."""
+    return frozenset(field.alias or name for name, field in model.model_fields.items())
 
 
 def _query_parameter(endpoint: Endpoint) -> tuple[str, type[BaseModel]] | None:
