@@ -267,8 +267,8 @@ class Database:
 
         On SQLite it runs on the event loop (see `read`), on the connection kept for it: no
         session, no pool checkout, the transaction just BEGIN and its end. On PostgreSQL the
-        transaction and every statement go out in one pipeline, one round trip, awaited on the
-        event loop.
+        transaction and every statement go out as one query, one round trip, awaited on the
+        event loop (`Prepared`).
         """
         connection = self._inline_connection
         if connection is None:

@@ -3,11 +3,11 @@
 A first read is most of what a load test or a fleet of agents does, so it must be cheap on its
 own. Each read here is a db.Read: its prepared SQL statements, and what their rows become.
 Database.read_rows runs them in one read transaction (one snapshot) on the driver's own
-cursor: on the event loop for SQLite, pipelined in one round trip for PostgreSQL. The database
-turns stored cents into numbers; the rows' tuples become the public shapes' dicts, same keys in
-the same order. No ORM objects are built and nothing is validated: the rows were validated on
-the way in. pydantic-core then serializes the dicts exactly as it serializes the models
-(tests/test_documents.py holds them to it, byte for byte, on both engines).
+cursor: on the event loop for SQLite, as one query of prepared statements for PostgreSQL. The
+database turns stored cents into numbers; the rows' tuples become the public shapes' dicts,
+same keys in the same order. No ORM objects are built and nothing is validated: the rows were
+validated on the way in. pydantic-core then serializes the dicts exactly as it serializes the
+models (tests/test_documents.py holds them to it, byte for byte, on both engines).
 """
 
 import datetime as dt

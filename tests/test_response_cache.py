@@ -38,7 +38,7 @@ class StatementCounter:
     """Counts the read transactions the app begins: one per answer read from the data, none for
     the lookup of a data version. Reads through a session begin theirs on the engine. The lean
     reads (Database.read_rows) begin theirs on SQLite on the connection kept for them, seen
-    through the driver's statement trace, and on PostgreSQL in a pipeline of their own, counted
+    through the driver's statement trace, and on PostgreSQL in a query of their own, counted
     as it is sent."""
 
     def __init__(self, database: Database) -> None:
