@@ -16,7 +16,7 @@ import pytest
 
 from tests.fixtures import SAMPLE_OIDS, LiveServer
 
-KILL_ROUNDS = 2
+KILL_ROUNDS = 1  # one kill in the middle of eight writers; each round costs about 5 s
 WRITERS = 8
 LISTS = ("assets", "bank_accounts", "transactions", "spending", "derivative_transactions")
 
