@@ -147,15 +147,28 @@ class Reset:
             for table in reversed(metadata.sorted_tables)
             if table.name not in KEPT_TABLES
         ]
+        self.sequences: list[str] = []
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as connection:
+                self.sequences = list(
+                    connection.scalars(
+                        text(
+                            "SELECT sequencename FROM pg_sequences "
+                            "WHERE schemaname = current_schema()"
+                        )
+                    )
+                )
 
     def __call__(self) -> None:
+        # DELETE, not TRUNCATE, on PostgreSQL too: on a few dozen rows it takes 3 ms where
+        # TRUNCATE, which makes every table's files anew, takes 23, and a test takes one each.
         with self.engine.begin() as connection:
+            for name in self.tables:
+                connection.execute(text(f'DELETE FROM "{name}"'))
             if self.engine.dialect.name == "postgresql":
-                names = ", ".join(f'"{name}"' for name in self.tables)
-                connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                for sequence in self.sequences:  # ids start again at 1, as in a new database
+                    connection.execute(text(f"SELECT setval('\"{sequence}\"', 1, false)"))
             else:
-                for name in self.tables:
-                    connection.execute(text(f'DELETE FROM "{name}"'))
                 connection.execute(text("DELETE FROM sqlite_sequence"))
         seed_if_empty(self.engine)
 
