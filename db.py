@@ -19,6 +19,7 @@ from alembic import command
 from alembic.config import Config
 from fastapi import Depends, Request
 from psycopg import AsyncClientCursor
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import make_url
@@ -294,46 +295,81 @@ class Database:
 
     async def _postgresql_rows(self, statements: Sequence[tuple[str, Params]]) -> list[list[Row]]:
         """Every statement's rows, read in one REPEATABLE READ transaction sent as one query,
-        one round trip (see `Prepared`). A connection the server dropped (restart, idle timeout)
-        fails its read and is discarded; the pool's idle connections are checked, and the read
-        is made again on another: a read changes nothing, so trying again is safe."""
+        one round trip (see `Prepared`). A read changes nothing, so it is made again where
+        trying again helps:
+
+        - a connection the server dropped (restart, idle timeout) fails its read and is
+          discarded; the pool's idle connections are checked, and the read goes to another;
+        - a connection whose prepared statements are gone or stale (DEALLOCATE, a table
+          altered under them, a batch of PREPAREs cut short) forgets them all, and prepares
+          them again.
+        """
         pool = self._pool_here()
         assert pool is not None, "read_rows and read_version look first"
         prepared = [Prepared.of(sql) for sql, _ in statements]
         for attempt in range(READ_ATTEMPTS):
+            last = attempt == READ_ATTEMPTS - 1
             connection = None
             try:
                 async with pool.connection() as connection:
-                    known = self._prepared_on.setdefault(connection, set())
-                    missing = {p.name: p for p in prepared if p.name not in known}
-                    if missing:  # once per statement and connection
-                        await connection.execute(";\n".join(p.prepare for p in missing.values()))
-                        known.update(missing)
-                    binder = AsyncClientCursor(connection)
-                    executes = [
-                        p.execute(binder, params)
-                        for p, (_, params) in zip(prepared, statements, strict=True)
-                    ]
-                    if len(executes) > 1:  # one statement is one snapshot already
-                        executes = [BEGIN_READ, *executes, "COMMIT"]
-                    cursor = connection.cursor()
-                    await cursor.execute(";\n".join(executes))
-                    results = []
-                    for number in range(len(statements)):
-                        if number or len(executes) > 1:
-                            cursor.nextset()  # past BEGIN, then past each statement's rows
-                        results.append(cast(list[Row], await cursor.fetchall()))
-                    return results
+                    try:
+                        return await self._prepared_rows(connection, prepared, statements)
+                    except psycopg.Error:
+                        if not connection.broken:
+                            await self._forget_prepared(connection)
+                        raise
             except PoolTimeout:
                 raise ReadQueueFull() from None
+            except STALE_PREPARED:
+                if last:
+                    raise
+                logger.info("A read connection's prepared statements were stale; preparing again")
             except psycopg.OperationalError:
-                last = attempt == READ_ATTEMPTS - 1
                 if last or connection is None or not connection.broken:
                     raise
                 logger.info("A read connection was dropped by the server; reading again")
                 # A restart drops every connection at once: the idle ones go too, now.
                 await pool.check()
         raise AssertionError("unreachable")
+
+    async def _prepared_rows(
+        self,
+        connection: psycopg.AsyncConnection[Any],
+        prepared: list["Prepared"],
+        statements: Sequence[tuple[str, Params]],
+    ) -> list[list[Row]]:
+        known = self._prepared_on.setdefault(connection, set())
+        missing = {p.name: p for p in prepared if p.name not in known}
+        if missing:  # once per statement and connection
+            await connection.execute(";\n".join(p.prepare for p in missing.values()))
+            known.update(missing)
+        binder = AsyncClientCursor(connection)
+        executes = [
+            p.execute(binder, params) for p, (_, params) in zip(prepared, statements, strict=True)
+        ]
+        if len(executes) > 1:  # one statement is one snapshot already
+            executes = [BEGIN_READ, *executes, "COMMIT"]
+        cursor = connection.cursor()
+        await cursor.execute(";\n".join(executes))
+        results = []
+        for number in range(len(statements)):
+            if number or len(executes) > 1:
+                cursor.nextset()  # past BEGIN, then past each statement's rows
+            results.append(cast(list[Row], await cursor.fetchall()))
+        return results
+
+    async def _forget_prepared(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        """After a failed read: drop every statement the connection prepared, on both sides. A
+        batch of PREPAREs that failed part way kept the ones before the failure."""
+        self._prepared_on.pop(connection, None)
+        try:
+            if connection.info.transaction_status != TransactionStatus.IDLE:
+                await connection.execute("ROLLBACK")
+            await connection.execute("DEALLOCATE ALL")
+        except psycopg.Error:
+            # Then the pool finds the connection broken, or not idle, and replaces it or
+            # rolls it back; any statement left is prepared again after DuplicatePrepared.
+            logger.info("A read connection could not drop its prepared statements")
 
     async def write(
         self,
@@ -474,6 +510,13 @@ class Read(Generic[T]):
 READ_CONNECTION_NAME = "dummy-bank-reads"
 # A read on a dropped connection is made again, a few times at most (see _postgresql_rows).
 READ_ATTEMPTS = 3
+# A read connection's prepared statements gone (DEALLOCATE), left over from a batch of PREPAREs
+# cut short, or planned for a table since altered.
+STALE_PREPARED = (
+    psycopg.errors.InvalidSqlStatementName,
+    psycopg.errors.DuplicatePreparedStatement,
+    psycopg.errors.FeatureNotSupported,
+)
 # PostgreSQL's lean reads: one snapshot for all their statements, as Database.read asks for.
 BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
