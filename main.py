@@ -31,7 +31,7 @@ from middleware import (
     allowed_methods,
 )
 from openapi import finish_openapi
-from read_lane import ReadLaneMiddleware
+from read_lane import ReadLaneMiddleware, lane_routes
 from response_cache import ResponseCache, ResponseCacheMiddleware
 from routers import collections, customers, health, institutions, portfolio
 from seed import seed_if_empty
@@ -170,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         transport_security=mcp_transport_security(settings.allowed_hosts),
     )
     app.router.routes.extend(mcp_http.routes)
+    lane_routes(app.router.routes)  # a route marked for the read lane that cannot be: now
     finish_openapi(app, settings)
     return app
 

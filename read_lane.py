@@ -13,6 +13,7 @@ the same bytes (tests/test_read_lane.py compares the two ways for every marked r
 
 import inspect
 import re
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -30,7 +31,8 @@ from fields import CustomerOID
 
 Endpoint = Callable[..., Awaitable[Response]]
 
-_MARKED: set[Endpoint] = set()
+# Weakly: each app a process makes (tests make many) has endpoints of its own.
+_MARKED: weakref.WeakSet[Endpoint] = weakref.WeakSet()
 _CUSTOMER_OID: TypeAdapter[str] = TypeAdapter(CustomerOID)
 
 
@@ -86,13 +88,23 @@ def _query_parameter(endpoint: Endpoint) -> tuple[str, type[BaseModel]] | None:
 
 
 def lane_routes(routes: Iterable[Any]) -> list[LaneRoute]:
-    """The app's marked GET routes, in the app's order."""
+    """The app's marked GET routes, in the app's order. ValueError for a marked route the lane
+    would answer otherwise than FastAPI: one with a dependency of its own or its router's (an
+    access check the lane would skip), or another parameter (which it would not pass)."""
     found = []
     for route in iter_route_contexts(list(routes)):
         endpoint, path = route.endpoint, route.path
         if endpoint in _MARKED and path is not None and "GET" in (route.methods or ()):
             marked = cast(Endpoint, endpoint)
-            found.append(LaneRoute(compile_path(path)[0], marked, _query_parameter(marked)))
+            query = _query_parameter(marked)
+            takes = {"customer_oid", "request"} | ({query[0]} if query else set())
+            extra = set(inspect.signature(marked).parameters) - takes
+            if route.dependant.dependencies or extra:
+                raise ValueError(
+                    f"{path} cannot be in the read lane: it has dependencies or parameters "
+                    f"besides customer_oid, request and one query model ({sorted(extra)})"
+                )
+            found.append(LaneRoute(compile_path(path)[0], marked, query))
     return found
 
 

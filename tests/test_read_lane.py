@@ -3,10 +3,12 @@
 from collections.abc import Iterator
 
 import pytest
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.testclient import TestClient
 
 from main import create_app
-from read_lane import ReadLaneMiddleware
+from read_lane import ReadLaneMiddleware, in_read_lane, lane_routes
+from routers.params import CustomerOIDPath
 from settings import Settings
 from tests.fixtures import NEW_OID, SAMPLE_OIDS, app_engine
 
@@ -63,12 +65,12 @@ def without_lane(client: TestClient) -> Iterator[TestClient]:
 
 @pytest.fixture
 def lane_answers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The paths with query strings the lane answers, as it answers them."""
+    """The requests the lane answers (path and query string), as it answers them."""
     answered: list[str] = []
     answer = ReadLaneMiddleware._answer
 
     async def recorded(route, arguments, scope, receive, send):  # type: ignore[no-untyped-def]
-        answered.append(scope["path"] + ("?" if scope["query_string"] else ""))
+        answered.append(f"{scope['path']}?{scope['query_string'].decode('latin-1')}")
         await answer(route, arguments, scope, receive, send)
 
     monkeypatch.setattr(ReadLaneMiddleware, "_answer", staticmethod(recorded))
@@ -123,3 +125,25 @@ def test_lane_leaves_other_methods_to_fastapi(
         assert (mine.status_code, mine.content) == (theirs.status_code, theirs.content)
         assert mine.status_code == 405
     assert lane_answers == []
+
+
+def test_a_marked_route_with_a_dependency_cannot_be_in_the_lane() -> None:
+    """The lane would skip the dependency (an access check, say): the app refuses to start."""
+
+    def deny() -> None:
+        raise HTTPException(403, "no")
+
+    router = APIRouter()
+
+    @router.get("/guarded/{customer_oid}")
+    @in_read_lane
+    async def guarded(customer_oid: CustomerOIDPath, request: Request) -> Response:
+        return Response("secret")
+
+    app = FastAPI()
+    app.include_router(router, dependencies=[Depends(deny)])
+    with pytest.raises(ValueError, match="/guarded/"):
+        lane_routes(app.router.routes)
+    unguarded = FastAPI()
+    unguarded.include_router(router)
+    assert [route.endpoint for route in lane_routes(unguarded.router.routes)] == [guarded]
