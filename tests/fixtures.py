@@ -262,6 +262,10 @@ class LiveServer:
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
             "LOG_LEVEL": "warning",
+            # Small pools: the two test workers' servers share one PostgreSQL server's 100
+            # connections, and a burst of requests leaves each pool at its largest.
+            "DB_POOL_SIZE": "5",
+            "DB_MAX_OVERFLOW": "10",
             **self.env,
         }
         command = ["main.py"]
@@ -326,7 +330,9 @@ class Shared:
             clear_response_cache(client)
             return client
         url = self.stack.enter_context(empty_database(backend, self.directory))
-        client = TestClient(create_app(Settings(DATABASE_URL=url, **settings)))
+        # Small pools, as for the servers (LiveServer): every app here lives all session.
+        pools: dict[str, Any] = {"DB_POOL_SIZE": 5, "DB_MAX_OVERFLOW": 10}
+        client = TestClient(create_app(Settings(DATABASE_URL=url, **{**pools, **settings})))
         self.stack.enter_context(client)
         self.apps[key] = client, Reset(app_engine(client))
         return client
