@@ -461,7 +461,7 @@ class Prepared:
 
     name: str
     prepare: str  # PREPARE name AS the statement, its parameters numbered
-    arguments: str  # EXECUTE's argument list, psycopg-style placeholders
+    execution: str  # EXECUTE name(...), its arguments as psycopg-style placeholders
 
     @staticmethod
     @cache
@@ -477,10 +477,10 @@ class Prepared:
         body = PARAMETER.sub(number, sql)
         name = "bank_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
         arguments = f"({', '.join(f'%({n})s' for n in names)})" if names else ""
-        return Prepared(name, f"PREPARE {name} AS {body}", arguments)
+        return Prepared(name, f"PREPARE {name} AS {body}", f"EXECUTE {name}{arguments}")
 
     def execute(self, binder: AsyncClientCursor[Any], params: Params) -> str:
-        return binder.mogrify(f"EXECUTE {self.name}{self.arguments}", params)
+        return binder.mogrify(self.execution, params)
 
 
 @dataclass(frozen=True, slots=True)

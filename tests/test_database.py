@@ -306,8 +306,8 @@ def test_a_batch_of_prepares_cut_short_is_prepared_again(
 def test_a_prepared_read_numbers_each_parameter_once_and_keeps_casts() -> None:
     prepared = Prepared.of("SELECT x::text FROM t WHERE a = :oid AND b < :limit OR c = :oid")
     assert prepared.prepare.endswith("SELECT x::text FROM t WHERE a = $1 AND b < $2 OR c = $1")
-    assert prepared.arguments == "(%(oid)s, %(limit)s)"
-    assert Prepared.of("SELECT 1").arguments == ""
+    assert prepared.execution == f"EXECUTE {prepared.name}(%(oid)s, %(limit)s)"
+    assert Prepared.of("SELECT 1").execution == f"EXECUTE {Prepared.of('SELECT 1').name}"
 
 
 def test_values_in_a_read_are_bound_as_values(client: TestClient) -> None:
