@@ -170,7 +170,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         transport_security=mcp_transport_security(settings.allowed_hosts),
     )
     app.router.routes.extend(mcp_http.routes)
-    lane_routes(app.router.routes)  # a route marked for the read lane that cannot be: now
+    # Found now, so that a route marked for the lane that cannot be in it stops the start.
+    app.state.read_lane = lane_routes(app.router.routes)
     finish_openapi(app, settings)
     return app
 

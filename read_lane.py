@@ -109,20 +109,19 @@ def lane_routes(routes: Iterable[Any]) -> list[LaneRoute]:
 
 
 class ReadLaneMiddleware:
-    """Call a marked GET route's endpoint directly when its arguments validate (see above)."""
+    """Call a marked GET route's endpoint directly when its arguments validate (see above). The
+    routes are the app's `state.read_lane`, found once when the app is made (`lane_routes`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._routes: list[LaneRoute] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # A root path (uvicorn --root-path) changes how routes match: FastAPI's to handle.
         if scope["type"] != "http" or scope["method"] != "GET" or scope.get("root_path"):
             await self.app(scope, receive, send)
             return
-        if self._routes is None:
-            self._routes = lane_routes(scope["app"].router.routes)
-        for route in self._routes:
+        routes: list[LaneRoute] = scope["app"].state.read_lane
+        for route in routes:
             match = route.path.match(scope["path"])
             if match is not None:
                 arguments = route.arguments(match["customer_oid"], scope["query_string"])
