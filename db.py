@@ -59,7 +59,11 @@ def create_db_engine(settings: Settings) -> Engine:
         engine_args["pool_pre_ping"] = True
     engine = create_engine(url, **engine_args)
     if sqlite:
-        _configure_sqlite(engine, busy_timeout_ms=settings.SQLITE_BUSY_TIMEOUT_MS)
+        _configure_sqlite(
+            engine,
+            busy_timeout_ms=settings.SQLITE_BUSY_TIMEOUT_MS,
+            mmap_bytes=settings.SQLITE_MMAP_MB * 2**20,
+        )
     else:
         # A bulk insert (seed.py) as multi-row INSERTs of up to 1,000 rows, not psycopg's one
         # statement per row: each statement fires the statement-level version triggers
@@ -68,7 +72,7 @@ def create_db_engine(settings: Settings) -> Engine:
     return engine
 
 
-def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
+def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int, mmap_bytes: int) -> None:
     # SQLAlchemy's recipe for pysqlite: take transaction control away from the driver so that
     # every Session transaction is a real SQLite transaction. Reads then see one snapshot
     # (a portfolio is never half of a concurrent delete).
@@ -84,6 +88,10 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
         # Statement journals in memory: every insert into a table with triggers (migration
         # 0002) writes one, and on disk they slowed bulk seeding by half.
         cursor.execute("PRAGMA temp_store=MEMORY")
+        # A first read of a random customer finds few of its pages in SQLite's own cache: with
+        # a memory map it reads them where the page cache holds them, instead of copying each
+        # in with a system call (random portfolios: statements 190 -> 135 µs).
+        cursor.execute(f"PRAGMA mmap_size={int(mmap_bytes)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     DB_POOL_SIZE: int = 20
     DB_MAX_OVERFLOW: int = 30
     SQLITE_BUSY_TIMEOUT_MS: int = 10_000
+    # SQLite reads the database file through a memory map of up to this many MB (0: with
+    # read(), page by page into a cache of its own). The mapped pages are the operating
+    # system's page cache, shared, not memory of the process's own (README, Benchmark).
+    SQLITE_MMAP_MB: int = Field(default=1024, ge=0)
     # SQLite: writes of one process take turns in a queue; one that cannot start within this
     # many seconds is answered 503 with Retry-After. The busy timeout is the backstop between
     # processes. PostgreSQL: a read that finds no free connection within it is 503 likewise.

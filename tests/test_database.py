@@ -21,7 +21,7 @@ from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, make_url, text
 
-from db import READ_CONNECTION_NAME, Prepared, alembic_config
+from db import READ_CONNECTION_NAME, Prepared, alembic_config, create_db_engine
 from main import create_app
 from settings import PROJECT_DIR, Settings
 from tests.fixtures import (
@@ -353,3 +353,19 @@ def test_an_app_start_freezes_what_lives_as_long_as_the_server(settings: Setting
     with TestClient(create_app(settings)) as client:
         assert gc.get_freeze_count() > 0
         assert client.get("/health").status_code == 200
+
+
+@pytest.mark.parametrize("megabytes", [0, 8])
+def test_sqlite_reads_the_file_through_a_memory_map_of_the_size_set(
+    tmp_path: Path, megabytes: int
+) -> None:
+    settings = Settings(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'mapped.db'}", SQLITE_MMAP_MB=megabytes
+    )
+    engine = create_db_engine(settings)
+    try:
+        with engine.connect() as connection:
+            size = connection.exec_driver_sql("PRAGMA mmap_size").scalar()
+        assert size == megabytes * 2**20
+    finally:
+        engine.dispose()
