@@ -14,9 +14,9 @@ while that customer's data is unchanged.
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+import orjson
 from cachetools import LRUCache
 from fastapi import Request, Response
-from pydantic_core import to_json
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bank.pagination import Page
@@ -47,11 +47,11 @@ SIZE = 4
 def serialize(request: Request, result: Any) -> Answer:
     """The JSON bytes of a read's result: a document, or one page of a list."""
     if not isinstance(result, Page):
-        return Answer(to_json(result))
+        return Answer(orjson.dumps(result))
     next_page_query = None
     if result.next_cursor is not None:
         next_page_query = request.url.include_query_params(cursor=result.next_cursor).query
-    return Answer(to_json(result.items), next_page_query)
+    return Answer(orjson.dumps(result.items), next_page_query)
 
 
 def json_response(request: Request, answer: Answer) -> Response:
