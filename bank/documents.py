@@ -13,6 +13,7 @@ models (tests/test_documents.py holds them to it, byte for byte, on both engines
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from sqlmodel import col
@@ -48,21 +49,34 @@ class ItemShape:
 
     collection: Collection[Any, Any, Any, Any]
     columns: tuple[str, ...]  # the table's columns, in the public shape's order
-    # Every column of a customer's items, as the public shape shows them (money as numbers),
-    # then a bank account's institution, then the money columns again as stored cents.
+    # The columns of a customer's items but customer_oid (the customer asked for, which the
+    # public dict is given), as the public shape shows them (money as numbers), then a bank
+    # account's institution, then the money columns again as stored cents.
     sql: str
     cents: tuple[str, ...]  # the money columns selected again as cents, at the row's end
-    item: Callable[[Row], Item]  # a selected row as its public dict
+    item: Callable[[Row, str], Item]  # a selected row, and its customer, as its public dict
 
     def order(self) -> str:
         direction = "DESC" if self.collection.newest_first else "ASC"
         return ", ".join(f"t.{name} {direction}" for name in self.collection.order_by)
 
     def index(self, name: str) -> int:
-        return self.columns.index(name)
+        """Where a selected row holds this column."""
+        return _selected(self.columns).index(name)
+
+    def items(self, rows: list[Row], customer_oid: str) -> list[Item]:
+        """The customer's selected rows as their public dicts."""
+        return list(map(self.item, rows, repeat(customer_oid)))
 
     def cents_index(self, name: str) -> int:
         return _cents_index(self.cents, name)
+
+
+def _selected(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns selected of the public ones, in order: all but customer_oid, which is the
+    customer asked for. Not reading it back saves a string per row (a sixth of a statement's
+    time for a portfolio's spending)."""
+    return tuple(name for name in columns if name != "customer_oid")
 
 
 def _cents_index(cents: tuple[str, ...], name: str) -> int:
@@ -92,7 +106,7 @@ def _item_shape(collection: Collection[Any, Any, Any, Any]) -> ItemShape:
     table = collection.table.__table__
     columns = tuple(name for name in collection.public.model_fields if name in table.columns)
     cents = tuple(name for name in columns if isinstance(table.columns[name].type, MoneyColumn))
-    selected = [_public_column(table, name) for name in columns]
+    selected = [_public_column(table, name) for name in _selected(columns)]
     joined = ""
     if collection is BANK_ACCOUNTS:
         selected += [f"i.{name}" for name in INSTITUTION_FIELDS]
@@ -105,13 +119,16 @@ def _item_shape(collection: Collection[Any, Any, Any, Any]) -> ItemShape:
 
 def _row_to_item(
     collection: Collection[Any, Any, Any, Any], columns: tuple[str, ...], cents: tuple[str, ...]
-) -> Callable[[Row], Item]:
-    """How a selected row becomes its public dict: its first columns are the shape's already."""
+) -> Callable[[Row, str], Item]:
+    """How a selected row and its customer become its public dict: the row's first columns are
+    the shape's, but customer_oid."""
+    make = _dict_of(columns)
     if collection is BANK_ACCOUNTS:
-        institution = slice(len(columns), len(columns) + len(INSTITUTION_FIELDS))
+        start = len(_selected(columns))
+        institution = slice(start, start + len(INSTITUTION_FIELDS))
 
-        def account(row: Row) -> Item:
-            public = dict(zip(columns, row, strict=False))
+        def account(row: Row, customer_oid: str) -> Item:
+            public = make(row, customer_oid)
             public["institution"] = dict(zip(INSTITUTION_FIELDS, row[institution], strict=True))
             return public
 
@@ -119,17 +136,31 @@ def _row_to_item(
     if collection is ASSETS:
         value, cost = _cents_index(cents, "current_value"), _cents_index(cents, "cost_basis")
 
-        def asset(row: Row) -> Item:
-            public = dict(zip(columns, row, strict=False))
+        def asset(row: Row, customer_oid: str) -> Item:
+            public = make(row, customer_oid)
             _add_gains(public, row[value], row[cost])
             return public
 
         return asset
+    return make
 
-    def item(row: Row) -> Item:
-        return dict(zip(columns, row, strict=False))
 
-    return item
+def _dict_of(columns: tuple[str, ...]) -> Callable[[Row, str], Item]:
+    """A function making a selected row and its customer the dict of these columns: a dict
+    display, `lambda row, customer_oid: {"id": row[0], "customer_oid": customer_oid, ...}`,
+    made once per shape. It makes a row's dict in half the time dict(zip(columns, row)) takes,
+    and a portfolio is about 50 of them. The names are the models' field names (checked to be
+    identifiers), so the source is this module's own."""
+    assert all(name.isidentifier() for name in columns), columns
+    selected = _selected(columns)
+    entries = ", ".join(
+        f"{name!r}: customer_oid"
+        if name == "customer_oid"
+        else f"{name!r}: row[{selected.index(name)}]"
+        for name in columns
+    )
+    make: Callable[[Row, str], Item] = eval(f"lambda row, customer_oid: {{{entries}}}")  # noqa: S307
+    return make
 
 
 SHAPES = {collection: _item_shape(collection) for collection in COLLECTIONS}
@@ -162,7 +193,9 @@ def list_customers(*, page: PageQuery = FIRST_PAGE) -> Read[Page[Item]]:
     sql = f"SELECT customer_oid, name FROM users{where} ORDER BY customer_oid LIMIT :limit"
 
     def finish(results: list[list[Row]]) -> Page[Item]:
-        return _page_of(results[0], page, _user, key=("customer_oid",))
+        return _page_of(
+            results[0], page, lambda rows: list(map(_user, rows)), key=("customer_oid",)
+        )
 
     return Read(((sql, params),), finish)
 
@@ -172,11 +205,15 @@ def _user(row: Row) -> Item:
 
 
 def _page_of(
-    rows: list[Row], page: PageQuery, item: Callable[[Row], Item], *, key: Sequence[str]
+    rows: list[Row],
+    page: PageQuery,
+    items_of: Callable[[list[Row]], list[Item]],
+    *,
+    key: Sequence[str],
 ) -> Page[Item]:
     """The page from rows read with LIMIT page.limit + 1: the extra row, when there is one,
     says that a next page exists, which starts after the last item's `key`."""
-    items = list(map(item, rows[: page.limit]))
+    items = items_of(rows[: page.limit])
     next_cursor = None
     if len(rows) > page.limit:
         next_cursor = encode_cursor([items[-1][name] for name in key])
@@ -225,7 +262,7 @@ def _filtered_page(
         user, found = results
         if not user:
             raise CustomerNotFound(customer_oid)
-        return _page_of(found, page, shape.item, key=key)
+        return _page_of(found, page, lambda rows: shape.items(rows, customer_oid), key=key)
 
     return Read(((USER_SQL, params), (sql, params)), finish)
 
@@ -278,7 +315,7 @@ def _portfolio(customer_oid: str, results: list[list[Row]]) -> Item:
         "customer_oid": customer_oid,
         "user": {"customer_oid": customer_oid, "name": user[0][0]},
         **{
-            key: list(map(SHAPES[collection].item, found))
+            key: SHAPES[collection].items(found, customer_oid)
             for key, collection, found in zip(PORTFOLIO_KEYS, PORTFOLIO_LISTS, lists, strict=True)
         },
         "portfolio_summary": summary,
