@@ -501,13 +501,21 @@ class Read(Generic[T]):
 
     statements: tuple[tuple[str, Params], ...]
     finish: Callable[[list[list[Row]]], T]  # may raise, a BankError for a missing customer
+    # Where the read's own rows hold its customer's data version (response_cache.py), for a
+    # read that selects it: None when the customer is missing.
+    version: Callable[[list[list[Row]]], int | None] | None = None
 
-    def after(self, sql: str, params: Params) -> "Read[tuple[list[Row], T]]":
-        """This read with one more statement before it, in the same transaction: the result
-        is that statement's rows and this read's result."""
+    def versioned(self, sql: str, params: Params) -> "Read[tuple[int | None, T]]":
+        """This read, its result with its customer's data version, read in the same transaction:
+        from the read's own rows when it selects it, else by `sql` (the version, one row or
+        none) run before it."""
+        own = self.version
+        if own is not None:
+            return Read(self.statements, lambda results: (own(results), self.finish(results)))
 
-        def finish(results: list[list[Row]]) -> tuple[list[Row], T]:
-            return results[0], self.finish(results[1:])
+        def finish(results: list[list[Row]]) -> tuple[int | None, T]:
+            version = results[0][0][0] if results[0] else None
+            return version, self.finish(results[1:])
 
         return Read(((sql, params), *self.statements), finish)
 

@@ -81,11 +81,11 @@ class ResponseCache:
         answer with the customer's version as it was when the data was read."""
         # The version in the same transaction as the data (one snapshot), so an answer is never
         # stored under a version newer than its data.
-        with_version = read.after(VERSION_SQL, {"customer_oid": customer_oid})
+        with_version = read.versioned(VERSION_SQL, {"customer_oid": customer_oid})
         version, result = await self.database.read_rows(with_version)
         answer = serialize(request, result)
-        if version:
-            self.keep(request.scope, answer, customer_oid, int(version[0][0]))
+        if version is not None:
+            self.keep(request.scope, answer, customer_oid, int(version))
         return json_response(request, answer)
 
     def keep(self, scope: Scope, answer: Answer, customer_oid: str, version: int) -> None:

@@ -180,7 +180,19 @@ def _date_param(value: dt.date) -> str:
 
 # --- Reads ----------------------------------------------------------------------------------
 
-USER_SQL = "SELECT name FROM users WHERE customer_oid = :customer_oid"
+# The customer's name, and the data version of their rows (response_cache.py) in the same
+# statement: a read of a customer's items begins with it.
+USER_SQL = (
+    "SELECT u.name, v.version FROM users u"
+    " LEFT JOIN customer_versions v ON v.customer_oid = u.customer_oid"
+    " WHERE u.customer_oid = :customer_oid"
+)
+
+
+def _user_version(results: list[list[Row]]) -> int | None:
+    """The data version a read that begins with USER_SQL found (None: no such customer)."""
+    user = results[0]
+    return user[0][1] if user else None
 
 
 def list_customers(*, page: PageQuery = FIRST_PAGE) -> Read[Page[Item]]:
@@ -264,7 +276,7 @@ def _filtered_page(
             raise CustomerNotFound(customer_oid)
         return _page_of(found, page, lambda rows: shape.items(rows, customer_oid), key=key)
 
-    return Read(((USER_SQL, params), (sql, params)), finish)
+    return Read(((USER_SQL, params), (sql, params)), finish, _user_version)
 
 
 def list_transactions(*, customer_oid: str, query: TransactionQuery) -> Read[Page[Item]]:
@@ -303,7 +315,7 @@ def portfolio(*, customer_oid: str) -> Read[Item]:
     """A customer's whole portfolio (models.Portfolio's shape); CustomerNotFound if none."""
     params = {"customer_oid": customer_oid}
     statements = tuple((sql, params) for sql in PORTFOLIO_SQL)
-    return Read(statements, lambda results: _portfolio(customer_oid, results))
+    return Read(statements, lambda results: _portfolio(customer_oid, results), _user_version)
 
 
 def _portfolio(customer_oid: str, results: list[list[Row]]) -> Item:
