@@ -6,8 +6,8 @@ Database.read_rows runs them in one read transaction (one snapshot) on the drive
 cursor: on the event loop for SQLite, as one query of prepared statements for PostgreSQL. The
 database turns stored cents into numbers; the rows' tuples become the public shapes' dicts,
 same keys in the same order. No ORM objects are built and nothing is validated: the rows were
-validated on the way in. pydantic-core then serializes the dicts exactly as it serializes the
-models (tests/test_documents.py holds them to it, byte for byte, on both engines).
+validated on the way in. orjson then serializes the dicts into the bytes pydantic-core makes
+of the models (tests/test_documents.py holds them to it, byte for byte, on both engines).
 """
 
 import datetime as dt
