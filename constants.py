@@ -22,6 +22,20 @@ DELETED_MESSAGE: Final = "Customer and all associated data deleted successfully"
 CUSTOMER_NOT_FOUND: Final = "Customer with CustomerOID '{customer_oid}' not found"
 CUSTOMER_ALREADY_EXISTS: Final = "Customer with CustomerOID '{customer_oid}' already exists"
 ITEM_NOT_FOUND: Final = "{label} {item_id} not found for CustomerOID '{customer_oid}'"
+ACCOUNT_NOT_THEIRS: Final = (
+    "account_id: bank account {account_id} is not an account of CustomerOID '{customer_oid}'"
+)
+ACCOUNT_NOT_IN_DOCUMENT: Final = (
+    "transactions: account_id {account_id} is the id of no bank account in the document"
+)
+CURRENCY_NOT_THE_ACCOUNTS: Final = (
+    "currency: the transaction is in {currency}, its bank account {account_id} in "
+    "{account_currency}; a transaction takes its account's currency"
+)
+BALANCE_OUT_OF_RANGE: Final = (
+    "amount: posting it would take bank account {account_id}'s balance beyond ±{limit}"
+)
+STATEMENT_RANGE: Final = "from: {start} is after to: {end}"
 INSTITUTION_NOT_FOUND: Final = (
     "institution_id: Institution {institution_id} does not exist (see GET /institutions)"
 )

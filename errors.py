@@ -8,7 +8,11 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from constants import (
+    ACCOUNT_NOT_IN_DOCUMENT,
+    ACCOUNT_NOT_THEIRS,
+    BALANCE_OUT_OF_RANGE,
     BODY_TOO_LARGE,
+    CURRENCY_NOT_THE_ACCOUNTS,
     CUSTOMER_ALREADY_EXISTS,
     CUSTOMER_NOT_FOUND,
     INSTITUTION_NOT_FOUND,
@@ -19,6 +23,7 @@ from constants import (
     NUL_IN_TEXT,
     READ_QUEUE_FULL,
     RETRY_AFTER_SECONDS,
+    STATEMENT_RANGE,
     WRITE_QUEUE_FULL,
 )
 
@@ -73,6 +78,41 @@ class InstitutionNotFound(InvalidInput):
 
     def __init__(self, institution_id: int) -> None:
         super().__init__(INSTITUTION_NOT_FOUND.format(institution_id=institution_id))
+
+
+class AccountNotTheirs(InvalidInput):
+    """A transaction names a bank account that is not its customer's (or none at all)."""
+
+    def __init__(self, account_id: int, customer_oid: str) -> None:
+        super().__init__(
+            ACCOUNT_NOT_THEIRS.format(account_id=account_id, customer_oid=customer_oid)
+        )
+
+
+class AccountNotInDocument(InvalidInput):
+    """An imported transaction names an account id that no account of the document has."""
+
+    def __init__(self, account_id: int) -> None:
+        super().__init__(ACCOUNT_NOT_IN_DOCUMENT.format(account_id=account_id))
+
+
+class CurrencyNotTheAccounts(InvalidInput):
+    def __init__(self, currency: str, account_id: int, account_currency: str) -> None:
+        super().__init__(
+            CURRENCY_NOT_THE_ACCOUNTS.format(
+                currency=currency, account_id=account_id, account_currency=account_currency
+            )
+        )
+
+
+class BalanceOutOfRange(InvalidInput):
+    def __init__(self, account_id: int, limit: str) -> None:
+        super().__init__(BALANCE_OUT_OF_RANGE.format(account_id=account_id, limit=limit))
+
+
+class StatementRange(InvalidInput):
+    def __init__(self, start: str, end: str) -> None:
+        super().__init__(STATEMENT_RANGE.format(start=start, end=end))
 
 
 class CustomerNotFound(BankError):

@@ -142,8 +142,9 @@ def json_number(value: Any) -> Any:
 
 
 def json_integer(value: Any) -> Any:
-    """Refuse true and false where an integer belongs; pydantic would read them as 1 and 0."""
-    if isinstance(value, bool):
+    """Refuse true and false where an integer belongs (pydantic would read them as 1 and 0),
+    and a quoted "1": numbers are JSON numbers."""
+    if isinstance(value, bool | str | bytes):
         raise ValueError(NOT_AN_INTEGER)
     return value
 
@@ -182,6 +183,13 @@ Month = Annotated[
     str,
     AfterValidator(iso_month),
     WithJsonSchema({"type": "string", "pattern": f"^{MONTH_RE.pattern}$", "examples": ["2026-09"]}),
+]
+MCC_RE = re.compile(r"[0-9]{4}")
+# ISO 18245: four digits, "5411" for grocery stores.
+MerchantCategoryCode = Annotated[
+    str,
+    PydanticField(pattern=f"^{MCC_RE.pattern}$"),
+    WithJsonSchema({"type": "string", "pattern": f"^{MCC_RE.pattern}$", "examples": ["5411"]}),
 ]
 Quantity = Annotated[
     float,

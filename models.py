@@ -3,6 +3,7 @@
 The field types and column helpers they are built from are in fields.py.
 """
 
+import datetime as dt
 import functools
 import re
 from enum import StrEnum
@@ -10,7 +11,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema, create_model
 from pydantic import Field as PydanticField
-from sqlalchemy import BigInteger, Index
+from sqlalchemy import BigInteger, Index, String
 from sqlmodel import Field, Relationship, SQLModel
 
 from constants import DELETED_MESSAGE, REGISTERED_MESSAGE
@@ -30,6 +31,7 @@ from fields import (
     IsoDate,
     JsonFloat,
     JsonInt,
+    MerchantCategoryCode,
     Money,
     MoneyColumn,
     Month,
@@ -274,7 +276,25 @@ class TransactionBase(SQLModel):
     category: str = text(50)
     type: TransactionType = Field(sa_type=ENUM_COLUMN)
     symbol: str | None = optional_text(20)
-    currency: Currency = Field(default=Currency.USD, sa_type=CURRENCY_COLUMN)
+    currency: Currency = Field(
+        default=Currency.USD,
+        sa_type=CURRENCY_COLUMN,
+        description="The account's currency when the transaction names one; else USD by default",
+    )
+    account_id: RowIdRef | None = Field(
+        default=None,
+        description=(
+            "One of the customer's bank accounts: the transaction's amount is posted to its "
+            "balance. Null: a transaction of no account"
+        ),
+    )
+    merchant: str | None = optional_text(100)
+    mcc: MerchantCategoryCode | None = Field(
+        default=None,
+        max_length=4,
+        sa_type=String(4),
+        description="ISO 18245 merchant category code",
+    )
 
 
 class Transaction(TransactionBase, table=True):
@@ -286,6 +306,15 @@ class Transaction(TransactionBase, table=True):
     )
     id: int | None = Field(default=None, primary_key=True, sa_type=ID_COLUMN)
     customer_oid: str = customer_fk()
+    # Deleting the account keeps its transactions, of no account from then on. Indexed: a
+    # deleted account's transactions are found by it, and so is a statement's.
+    account_id: int | None = Field(
+        default=None,
+        foreign_key="bank_accounts.id",
+        ondelete="SET NULL",
+        index=True,
+        sa_type=BigInteger,
+    )
 
 
 class TransactionPublic(TransactionBase, CustomerRow):
@@ -588,6 +617,42 @@ class TransactionQuery(page_query(("date", "id"))):  # type: ignore[misc]
     category: str | None = PydanticField(
         default=None, max_length=50, pattern=NUL_FREE_PATTERN, description="Only this category"
     )
+
+
+class StatementQuery(BaseModel):
+    """Which days a statement covers: by default the 30 days up to and including today."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: IsoDate | None = PydanticField(
+        default=None,
+        alias="from",
+        description="First day (inclusive), YYYY-MM-DD; default: to - 29 days",
+    )
+    end: IsoDate | None = PydanticField(
+        default=None, alias="to", description="Last day (inclusive), YYYY-MM-DD; default: today"
+    )
+
+
+class StatementTransaction(TransactionPublic):
+    running_balance: Total = PydanticField(
+        description="The account's balance after this transaction"
+    )
+
+
+class AccountStatement(BaseModel):
+    """A bank account's transactions over some days, oldest first, with the balances around them:
+    opening_balance plus the amounts is closing_balance, to the cent."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    account_id: JsonInt
+    currency: Currency
+    start: dt.date = PydanticField(alias="from")
+    end: dt.date = PydanticField(alias="to")
+    opening_balance: Total = PydanticField(description="The balance before the first day")
+    closing_balance: Total = PydanticField(description="The balance after the last day")
+    transactions: list[StatementTransaction]
 
 
 NEXT_CURSOR_DESCRIPTION = "Pass as cursor to get the next page; null on the last page"

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 from sqlmodel.sql.expression import SelectOfScalar, select
 
+from bank import ledger
 from bank.customers import get_customer, require_institutions
 from bank.money import as_cents, unrealized_gain
 from db import WriteSession
@@ -138,7 +139,10 @@ def _get_row(
     *,
     for_update: bool = False,
 ) -> RowT:
-    get_customer(session, customer_oid=customer_oid)
+    if for_update:
+        ledger.lock_customer(session, customer_oid)
+    else:
+        get_customer(session, customer_oid=customer_oid)
     statement = collection.rows_of(customer_oid).where(cast(Any, collection.table).id == item_id)
     if for_update:
         # Locked until commit (PostgreSQL), so a concurrent delete of the customer waits.
@@ -169,9 +173,12 @@ def create_item(
     customer_oid: str,
     item: CreateT,
 ) -> PublicT:
-    get_customer(session, customer_oid=customer_oid)
+    ledger.lock_customer(session, customer_oid)
     if isinstance(item, BankAccountCreate):
         require_institutions(session, [item.institution_id])
+    if isinstance(item, TransactionCreate) and item.account_id is not None:
+        account = ledger.account_of(session, customer_oid, item.account_id)
+        ledger.check_currency(item, account, currency_given="currency" in item.model_fields_set)
     row = collection.table(**item.model_dump(), customer_oid=customer_oid)
     session.add(row)
     try:
@@ -180,6 +187,8 @@ def create_item(
         # The customer was deleted between the check and the insert (institutions never are).
         session.rollback()
         raise CustomerNotFound(customer_oid) from None
+    if isinstance(row, Transaction):
+        ledger.post(session, row.account_id, row.amount)
     return _answer_and_commit(session, collection, row)
 
 
@@ -208,9 +217,40 @@ def update_item(
     fields = changes.model_dump(exclude_unset=True)
     if "institution_id" in fields:
         require_institutions(session, [fields["institution_id"]])
+    posted = (row.account_id, row.amount) if isinstance(row, Transaction) else None
     for name, value in fields.items():
         setattr(row, name, value)
+    if posted is not None:
+        _post_again(
+            session, customer_oid, row, posted, recheck=bool(fields.keys() & ACCOUNT_FIELDS)
+        )
     return _answer_and_commit(session, collection, row)
+
+
+# A PATCH of these fields checks the transaction's account again.
+ACCOUNT_FIELDS = frozenset({"account_id", "currency"})
+
+
+def _post_again(
+    session: WriteSession,
+    customer_oid: str,
+    row: Transaction,
+    posted: tuple[int | None, Decimal],
+    *,
+    recheck: bool,
+) -> None:
+    """A changed transaction's amount taken off the account it was posted to, and posted to
+    the account it names now. When its account or currency changed, the account must be the
+    customer's and its currency the transaction's (a currency not given stays as it was)."""
+    if recheck and row.account_id is not None:
+        # Not flushed first: a row naming an account that is not there would fail its foreign
+        # key before the check could say so.
+        with session.no_autoflush:
+            account = ledger.account_of(session, customer_oid, row.account_id)
+        ledger.check_currency(row, account, currency_given=True)
+    if (row.account_id, row.amount) != posted:
+        ledger.post(session, posted[0], -posted[1])
+        ledger.post(session, row.account_id, row.amount)
 
 
 def delete_item(
@@ -222,5 +262,7 @@ def delete_item(
     item_id: int,
 ) -> None:
     row = _get_row(session, collection, customer_oid, item_id, for_update=True)
+    if isinstance(row, Transaction):
+        ledger.post(session, row.account_id, -row.amount)
     session.delete(row)
     session.commit()

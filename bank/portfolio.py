@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, col, select
 
-from bank import documents
+from bank import documents, ledger
 from bank.collections import (
     ASSETS,
     BANK_ACCOUNTS,
@@ -17,10 +17,11 @@ from bank.collections import (
     SPENDING,
     TRANSACTIONS,
     Collection,
+    RowT,
 )
 from bank.customers import require_institutions
 from db import WriteSession
-from errors import CustomerNotFound
+from errors import AccountNotInDocument, CustomerNotFound
 from models import Portfolio, PortfolioImport, User
 
 
@@ -42,6 +43,17 @@ def _insert_customer_if_missing(session: Session, customer_oid: str, name: str) 
     return session.execute(statement).first() is not None
 
 
+def _rows(
+    collection: Collection[RowT, Any, Any, Any], items: Sequence[SQLModel], customer_oid: str
+) -> list[RowT]:
+    """The customer's new rows of a collection, from an imported document's items."""
+    fields = set(collection.create.model_fields)
+    return [
+        collection.table(**item.model_dump(include=fields), customer_oid=customer_oid)
+        for item in items
+    ]
+
+
 def import_portfolio(
     session: WriteSession, /, *, customer_oid: str, portfolio: PortfolioImport
 ) -> tuple[Portfolio, bool]:
@@ -61,24 +73,39 @@ def import_portfolio(
         raise CustomerNotFound(customer_oid)
     user.name = portfolio.user.name
     require_institutions(session, (a.institution_id for a in portfolio.bank_accounts))
-    for collection in COLLECTIONS:
+    # Transactions first: deleting accounts first would set their account_id to null, and
+    # then delete them anyway.
+    for collection in sorted(COLLECTIONS, key=lambda collection: collection is not TRANSACTIONS):
         table = cast(Any, collection.table)
         session.execute(delete(table).where(table.customer_oid == customer_oid))
 
+    accounts = _rows(BANK_ACCOUNTS, portfolio.bank_accounts, customer_oid)
+    session.add_all(accounts)
+    session.flush()  # the accounts' new ids, which the transactions are given
+    new_ids = {
+        given.id: row.id
+        for given, row in zip(portfolio.bank_accounts, accounts, strict=True)
+        if given.id is not None
+    }
+    # Stored oldest first, so that newest-first order (date, then id) reads back as given.
+    transactions = _rows(TRANSACTIONS, portfolio.transactions[::-1], customer_oid)
+    by_id = {row.id: row for row in accounts}
+    for given, row in zip(portfolio.transactions[::-1], transactions, strict=True):
+        if given.account_id is not None:
+            if given.account_id not in new_ids:
+                raise AccountNotInDocument(given.account_id)
+            row.account_id = new_ids[given.account_id]
+            currency_given = "currency" in given.model_fields_set
+            ledger.check_currency(row, by_id[row.account_id], currency_given=currency_given)
+    session.add_all(transactions)
+    # Balances are taken as given: an import is a snapshot, not postings.
     items_by_collection: dict[Collection[Any, Any, Any, Any], Sequence[SQLModel]] = {
         ASSETS: portfolio.assets,
-        BANK_ACCOUNTS: portfolio.bank_accounts,
-        # Stored oldest first, so that newest-first order (date, then id) reads back as given.
-        TRANSACTIONS: portfolio.transactions[::-1],
         SPENDING: portfolio.spending,
         DERIVATIVE_TRANSACTIONS: portfolio.derivative_transactions,
     }
     for collection, items in items_by_collection.items():
-        fields = set(collection.create.model_fields)
-        session.add_all(
-            collection.table(**item.model_dump(include=fields), customer_oid=customer_oid)
-            for item in items
-        )
+        session.add_all(_rows(collection, items, customer_oid))
     # The answer is read in this transaction, before the commit: what was stored, even if
     # another request changes or deletes the customer right after.
     session.flush()

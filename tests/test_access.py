@@ -72,6 +72,7 @@ def every_operation(client: TestClient, **headers: str) -> list[tuple[str, str, 
             else:
                 url = path.replace("{customer_oid}", OWNER)
             url = url.replace("{item_id}", str(first_ids.get(collection, 1)))
+            url = url.replace("{account_id}", str(first_ids["bank-accounts"]))
             body = {
                 ("post", "/register-customer"): {"name": "Let In"},
                 ("put", "/user-portfolio/{customer_oid}"): replacement,
@@ -105,7 +106,7 @@ def snapshot(client: TestClient, **headers: str) -> dict[str, Any]:
 def test_every_operation_needs_the_key_and_changes_nothing_without_it(locked: TestClient) -> None:
     before = snapshot(locked, **WITH_KEY)
     operations = [op for op in every_operation(locked, **WITH_KEY) if op[1] != "/health"]
-    assert len(operations) == 32
+    assert len(operations) == 33
     for method, url, body in operations:
         for headers, detail in [
             ({}, MISSING_API_KEY),

@@ -1,0 +1,148 @@
+"""The ledger: transactions posted to their customer's bank accounts, and account statements.
+
+A transaction may name one of its customer's bank accounts (account_id). Creating it adds its
+amount to the account's balance; changing its amount or account, or deleting it, moves the
+balances back and again, in the same database transaction. A PATCH of an account's balance
+stays a sandbox override, and an import takes balances as given: a snapshot, not postings.
+"""
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, cast
+
+from sqlalchemy import func, text
+from sqlmodel import Session, col, select
+
+from bank.customers import get_customer
+from bank.money import as_cents
+from errors import (
+    AccountNotTheirs,
+    BalanceOutOfRange,
+    CurrencyNotTheAccounts,
+    ItemNotFound,
+    StatementRange,
+)
+from fields import MAX_MONEY
+from models import (
+    AccountStatement,
+    BankAccount,
+    Currency,
+    StatementQuery,
+    StatementTransaction,
+    Transaction,
+    TransactionPublic,
+    User,
+)
+
+# A balance is one money field: it stays within what one holds.
+MAX_BALANCE_CENTS = as_cents(MAX_MONEY)
+STATEMENT_DAYS = 30
+POST_SQL = text(
+    "UPDATE bank_accounts SET balance = balance + :cents WHERE id = :id RETURNING balance"
+)
+
+
+def lock_customer(session: Session, customer_oid: str) -> None:
+    """Take the customer's row before any other of theirs (PostgreSQL: FOR NO KEY UPDATE), so
+    that the writes of one customer's items take turns in one order and never deadlock: a
+    transaction moved between accounts while one of them is deleted, for instance. Their
+    other rows' foreign keys only share it (KEY SHARE), so other writers are not held up.
+    CustomerNotFound if there is no such customer."""
+    statement = select(User).where(col(User.customer_oid) == customer_oid)
+    if session.exec(statement.with_for_update(key_share=True)).first() is None:
+        get_customer(session, customer_oid=customer_oid)  # raises CustomerNotFound
+
+
+def account_of(session: Session, customer_oid: str, account_id: int) -> BankAccount:
+    """The customer's bank account `account_id`, which a transaction names; AccountNotTheirs
+    (400) for any other."""
+    account = _account(session, customer_oid, account_id)
+    if account is None:
+        raise AccountNotTheirs(account_id, customer_oid)
+    return account
+
+
+def _account(session: Session, customer_oid: str, account_id: int) -> BankAccount | None:
+    return session.exec(
+        select(BankAccount).where(
+            col(BankAccount.id) == account_id, col(BankAccount.customer_oid) == customer_oid
+        )
+    ).first()
+
+
+def check_currency(transaction: Any, account: BankAccount, *, currency_given: bool) -> None:
+    """A transaction takes its account's currency: by default, and a different one is 400."""
+    if not currency_given:
+        transaction.currency = Currency(account.currency)
+    elif transaction.currency != account.currency:
+        raise CurrencyNotTheAccounts(transaction.currency, cast(int, account.id), account.currency)
+
+
+def post(session: Session, account_id: int | None, amount: Decimal) -> None:
+    """Move the account's balance by `amount`, in the session's transaction. One UPDATE of the
+    balance by itself: concurrent postings to one account take turns on its row and none is
+    lost. BalanceOutOfRange (400) when the balance would leave what a money field holds."""
+    cents = as_cents(amount)
+    if account_id is None or not cents:
+        return
+    balance = session.execute(POST_SQL, {"cents": cents, "id": account_id}).scalar_one()
+    if abs(balance) > MAX_BALANCE_CENTS:
+        raise BalanceOutOfRange(account_id, f"{MAX_MONEY:,}")
+    # The account's object in this session, if any, would show the old balance.
+    session.expire_all()
+
+
+def today() -> dt.date:
+    """The bank's today: the date in UTC."""
+    return dt.datetime.now(dt.UTC).date()
+
+
+def statement(
+    session: Session, /, *, customer_oid: str, account_id: int, days: StatementQuery
+) -> AccountStatement:
+    """The account's transactions dated within the days asked for, oldest first, with the
+    balance before, after and along them. The balance after is the account's balance less
+    what is dated later, so a statement up to today closes at the balance."""
+    get_customer(session, customer_oid=customer_oid)
+    account = _account(session, customer_oid, account_id)
+    if account is None:
+        raise ItemNotFound("Bank account", account_id, customer_oid)
+    end = days.end or (today() if days.start is None else days.start + _span())
+    start = days.start or end - _span()
+    if start > end:
+        raise StatementRange(start.isoformat(), end.isoformat())
+    of_account = col(Transaction.account_id) == account_id
+    later = session.exec(
+        select(func.coalesce(func.sum(col(Transaction.amount)), 0)).where(
+            of_account, col(Transaction.date) > end
+        )
+    ).one()
+    rows = session.exec(
+        select(Transaction)
+        .where(of_account, col(Transaction.date) >= start, col(Transaction.date) <= end)
+        .order_by(col(Transaction.date), col(Transaction.id))
+    ).all()
+    # Sums in the database are of stored cents, exact; the column's type reads them as money.
+    closing = as_cents(account.balance) - as_cents(Decimal(later))
+    running = opening = closing - sum(as_cents(row.amount) for row in rows)
+    transactions = []
+    for row in rows:
+        running += as_cents(row.amount)
+        public = TransactionPublic.model_validate(row).model_dump()
+        transactions.append(
+            StatementTransaction(**public, running_balance=Decimal(running).scaleb(-2))
+        )
+    return AccountStatement(
+        account_id=account_id,
+        currency=account.currency,
+        start=start,
+        end=end,
+        opening_balance=Decimal(opening).scaleb(-2),
+        closing_balance=Decimal(closing).scaleb(-2),
+        transactions=transactions,
+    )
+
+
+def _span() -> dt.timedelta:
+    """From a statement's first day to its last, by default."""
+    return dt.timedelta(days=STATEMENT_DAYS - 1)
