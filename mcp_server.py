@@ -19,12 +19,14 @@ from pydantic import BaseModel, Field, SkipValidation, TypeAdapter, ValidationEr
 import bank.collections
 import bank.customers
 import bank.documents
+import bank.ledger
 import bank.portfolio
 from constants import API_TITLE, API_VERSION, OID_EXAMPLE, SERVICE_NAME
 from db import Database, create_db_engine, migrate
 from errors import BankError, describe_validation_errors
 from fields import CUSTOMER_OID_PATTERN, normalize_customer_oid
 from models import (
+    AccountStatement,
     CustomerCreate,
     CustomerDeleted,
     CustomerExistence,
@@ -34,6 +36,7 @@ from models import (
     InstitutionPublic,
     Portfolio,
     PortfolioImport,
+    StatementQuery,
     TransactionPage,
     TransactionQuery,
     TransactionType,
@@ -49,7 +52,9 @@ A sandbox bank. Customers are identified by a CustomerOID (a UUID such as
 550e8400-e29b-41d4-a716-446655440001). Start with list_customers to discover customers, then
 get_portfolio for everything the bank holds on one: assets, bank accounts, transactions,
 spending, derivatives and a summary whose totals are in the summary's reporting currency.
-Errors come back as tool errors whose text says what was wrong."""
+A transaction's account_id names the bank account it was posted to; get_account_statement
+shows an account's transactions with the balance after each. Errors come back as tool errors
+whose text says what was wrong."""
 
 READ_TOOL = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 WRITE_TOOL = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
@@ -220,6 +225,37 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
             return TransactionPage(transactions=found.items, next_cursor=found.next_cursor)
 
         return await answer(page)
+
+    @tool(mcp, READ_TOOL)
+    async def get_account_statement(
+        customer_oid: CustomerOIDArgument,
+        account_id: Annotated[int, Field(description="The bank account's id (its portfolio id)")],
+        from_date: Annotated[
+            str | None, Field(description="First day, YYYY-MM-DD; default: to_date - 29 days")
+        ] = None,
+        to_date: Annotated[
+            str | None, Field(description="Last day, YYYY-MM-DD; default: today")
+        ] = None,
+    ) -> Annotated[CallToolResult, AccountStatement]:
+        """Get a bank account's statement, as GET .../bank-accounts/{id}/statement returns it.
+
+        The account's transactions dated from from_date to to_date (inclusive; by default the
+        last 30 days), oldest first, each with running_balance, the balance after it; and
+        opening_balance and closing_balance, which add up with the amounts to the cent. Use it to
+        explain where an account's money went. An account that is not the customer's is a tool
+        error.
+        """
+
+        async def statement() -> AccountStatement:
+            days = StatementQuery.model_validate({"from": from_date, "to": to_date})
+            return await database().read(
+                bank.ledger.statement,
+                customer_oid=normalize_customer_oid(customer_oid),
+                account_id=account_id,
+                days=days,
+            )
+
+        return await answer(statement)
 
     @tool(mcp, READ_TOOL)
     async def list_institutions() -> Annotated[CallToolResult, list[InstitutionPublic]]:

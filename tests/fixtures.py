@@ -37,6 +37,7 @@ MCP_TOOLS = {
     "get_portfolio",
     "customer_exists",
     "get_transactions",
+    "get_account_statement",
     "list_institutions",
     "register_customer",
     "import_portfolio",

@@ -11,7 +11,14 @@ from mcp_types import TextContent, TextResourceContents
 
 from mcp_server import build_mcp_server
 from models import Portfolio
-from tests.fixtures import MCP_TOOLS, NEW_OID, SAMPLE_OIDS, app_database, rename_users_away
+from tests.fixtures import (
+    MCP_TOOLS,
+    NEW_OID,
+    SAMPLE_OIDS,
+    VALID,
+    app_database,
+    rename_users_away,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -48,7 +55,8 @@ async def test_lists_every_tool_with_a_description(mcp: Client) -> None:
 
 async def test_tool_annotations(mcp: Client) -> None:
     tools = {tool.name: tool.annotations for tool in (await mcp.list_tools()).tools}
-    for reader in ("list_customers", "get_portfolio", "customer_exists", "get_transactions"):
+    readers = ("list_customers", "get_portfolio", "customer_exists", "get_transactions")
+    for reader in (*readers, "get_account_statement"):
         annotations = tools[reader]
         assert annotations is not None and annotations.read_only_hint is True
     register, delete = tools["register_customer"], tools["delete_customer"]
@@ -286,6 +294,32 @@ async def test_get_transactions_matches_rest(mcp: Client, client: TestClient) ->
     )  # fmt: skip
     rest_second = client.get(rest.headers["link"].split(">")[0][1:])
     assert second["transactions"] == rest_second.json()
+
+
+async def test_get_account_statement_matches_rest(mcp: Client, client: TestClient) -> None:
+    oid = SAMPLE_OIDS[0]
+    account = {**VALID["bank-accounts"], "currency": "EUR", "balance": 100}
+    account_id = client.post(f"/customer/{oid}/bank-accounts", json=account).json()["id"]
+    posting = {**VALID["transactions"], "date": "2026-11-03", "account_id": account_id}
+    assert client.post(f"/customer/{oid}/transactions", json=posting).status_code == 201
+    days = {"from": "2026-11-01", "to": "2026-11-30"}
+    rest = client.get(f"/customer/{oid}/bank-accounts/{account_id}/statement", params=days)
+    assert rest.status_code == 200, rest.text
+    statement = await call(
+        mcp, "get_account_statement", customer_oid=oid, account_id=account_id,
+        from_date="2026-11-01", to_date="2026-11-30",
+    )  # fmt: skip
+    assert statement == rest.json()
+    assert [t["running_balance"] for t in statement["transactions"]] == [87.5]
+    other = await call_error(
+        mcp, "get_account_statement", customer_oid=SAMPLE_OIDS[1], account_id=account_id
+    )
+    assert (
+        other
+        == client.get(f"/customer/{SAMPLE_OIDS[1]}/bank-accounts/{account_id}/statement").json()[
+            "detail"
+        ]
+    )
 
 
 async def test_get_transactions_filters_by_type_and_category(
