@@ -8,7 +8,7 @@ import asyncio
 import inspect
 import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.context import Context
@@ -25,8 +25,15 @@ from constants import API_TITLE, API_VERSION, OID_EXAMPLE, SERVICE_NAME
 from db import Database, create_db_engine, migrate
 from errors import BankError, describe_validation_errors
 from fields import CUSTOMER_OID_PATTERN, normalize_customer_oid
+from mcp_views import (
+    AgentPortfolio,
+    AgentStatement,
+    ItemPage,
+    agent_portfolio,
+    agent_statement,
+    fit_page,
+)
 from models import (
-    AccountStatement,
     CustomerCreate,
     CustomerDeleted,
     CustomerExistence,
@@ -158,7 +165,8 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
 
         async def page() -> CustomerPage:
             query = CustomerPageQuery.model_validate({"limit": limit, "cursor": cursor})
-            customers = await database().read_rows(bank.documents.list_customers(page=query))
+            found = await database().read_rows(bank.documents.list_customers(page=query))
+            customers = fit_page(found, ("customer_oid",), "customers")
             return CustomerPage(customers=customers.items, next_cursor=customers.next_cursor)
 
         return await answer(page)
@@ -166,16 +174,20 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
     @tool(mcp, READ_TOOL)
     async def get_portfolio(
         customer_oid: CustomerOIDArgument,
-    ) -> Annotated[CallToolResult, Portfolio]:
-        """Get everything the bank holds on one customer, exactly as GET /user-portfolio returns it.
+    ) -> Annotated[CallToolResult, AgentPortfolio]:
+        """Get what the bank holds on one customer, as GET /user-portfolio returns it, with only the
+        newest 50 transactions.
 
         Returns the customer, their assets (with value, cost basis and unrealized gain), bank
-        accounts (with their institution), transactions (newest first), monthly spending per
+        accounts (with their institution), the newest transactions, monthly spending per
         category, derivative transactions, and portfolio_summary: cash and spending totals
-        converted to the reporting currency, counts, and has_data flags. Use it for any analysis of
+        converted to the reporting currency, counts, and has_data flags. transactions_shown and
+        transactions_total say how many transactions are listed and how many there are; hint says
+        how to page through the rest (get_transactions). A customer whose lists would not fit an
+        agent's context has them shown in part (partly_shown). Use it for any analysis of
         allocation, cash, spending or derivative exposure. An unknown customer is a tool error.
         """
-        return await answer(lambda: read_portfolio(database(), customer_oid))
+        return await answer(lambda: read_agent_portfolio(database(), customer_oid))
 
     @tool(mcp, READ_TOOL)
     async def customer_exists(
@@ -222,7 +234,8 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
             found = await database().read_rows(
                 bank.documents.list_transactions(customer_oid=oid, query=query)
             )
-            return TransactionPage(transactions=found.items, next_cursor=found.next_cursor)
+            fitted = fit_page(found, ("date", "id"), "transactions")
+            return TransactionPage(transactions=fitted.items, next_cursor=fitted.next_cursor)
 
         return await answer(page)
 
@@ -236,26 +249,60 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
         to_date: Annotated[
             str | None, Field(description="Last day, YYYY-MM-DD; default: today")
         ] = None,
-    ) -> Annotated[CallToolResult, AccountStatement]:
+    ) -> Annotated[CallToolResult, AgentStatement]:
         """Get a bank account's statement, as GET .../bank-accounts/{id}/statement returns it.
 
         The account's transactions dated from from_date to to_date (inclusive; by default the
         last 30 days), oldest first, each with running_balance, the balance after it; and
         opening_balance and closing_balance, which add up with the amounts to the cent. Use it to
-        explain where an account's money went. An account that is not the customer's is a tool
-        error.
+        explain where an account's money went. When the days hold more transactions than fit an
+        agent's context, the oldest are listed, and transactions_shown, transactions_total and
+        hint say how to read the rest. An account that is not the customer's is a tool error.
         """
 
-        async def statement() -> AccountStatement:
+        async def statement() -> AgentStatement:
             days = StatementQuery.model_validate({"from": from_date, "to": to_date})
-            return await database().read(
+            found = await database().read(
                 bank.ledger.statement,
                 customer_oid=normalize_customer_oid(customer_oid),
                 account_id=account_id,
                 days=days,
             )
+            return agent_statement(found)
 
         return await answer(statement)
+
+    @tool(mcp, READ_TOOL)
+    async def get_items(
+        customer_oid: CustomerOIDArgument,
+        collection: Annotated[
+            Literal[
+                "assets", "bank-accounts", "transactions", "spending", "derivative-transactions"
+            ],
+            Field(description="Which of the customer's lists"),
+        ],
+        limit: Annotated[int, Field(description="Items per page, 1-1000")] = 100,
+        cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
+    ) -> Annotated[CallToolResult, ItemPage]:
+        """Read one of a customer's lists a page at a time, in the order the portfolio lists it.
+
+        collection is assets, bank-accounts, transactions (newest first), spending or
+        derivative-transactions; each item has the shape it has in get_portfolio. Returns {items,
+        next_cursor}: call again with cursor=next_cursor for the next page; next_cursor is null on
+        the last page. Use it for the lists get_portfolio shows in part (partly_shown).
+        """
+
+        async def page() -> ItemPage:
+            oid = normalize_customer_oid(customer_oid)
+            of = next(c for c in bank.collections.COLLECTIONS if c.name == collection)
+            query = of.page_query.model_validate({"limit": limit, "cursor": cursor})
+            found = await database().read_rows(
+                bank.documents.list_page(collection=of, customer_oid=oid, page=query)
+            )
+            fitted = fit_page(found, of.order_by, "items")
+            return ItemPage(items=fitted.items, next_cursor=fitted.next_cursor)
+
+        return await answer(page)
 
     @tool(mcp, READ_TOOL)
     async def list_institutions() -> Annotated[CallToolResult, list[InstitutionPublic]]:
@@ -299,23 +346,25 @@ def register_write_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
         customer_oid: CustomerOIDArgument,
         # Validated in the tool, not by the SDK, so errors read as they do over HTTP.
         portfolio: Annotated[PortfolioImport, SkipValidation],
-    ) -> Annotated[CallToolResult, Portfolio]:
+    ) -> Annotated[CallToolResult, AgentPortfolio]:
         """Replace a customer's whole portfolio, creating the customer if needed.
 
         `portfolio` has the shape get_portfolio returns: user.name, and the lists assets,
         bank_accounts, transactions, spending and derivative_transactions (a missing list means an
         empty one; ids, customer_oid and portfolio_summary are ignored). Everything the customer
         held before is replaced, in one transaction: any invalid item changes nothing. Returns the
-        stored portfolio. Use it to set up a scenario, or copy one customer's portfolio to another.
+        stored portfolio as get_portfolio shows it. Use it to set up a scenario, or copy one
+        customer's portfolio to another. A transaction's account_id names an account of the
+        document by that account's id.
         """
 
-        async def stored() -> Portfolio:
+        async def stored() -> AgentPortfolio:
             oid = normalize_customer_oid(customer_oid)
             document = PortfolioImport.model_validate(portfolio)
             stored_portfolio, _created = await database().write(
                 bank.portfolio.import_portfolio, customer_oid=oid, portfolio=document
             )
-            return stored_portfolio
+            return agent_portfolio(stored_portfolio.model_dump(mode="json"))
 
         return await answer(stored)
 
@@ -332,6 +381,12 @@ def register_write_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
                 bank.customers.delete_customer, customer_oid=normalize_customer_oid(customer_oid)
             )
         )
+
+
+async def read_agent_portfolio(database: Database, customer_oid: str) -> AgentPortfolio:
+    """The customer's portfolio as get_portfolio shows it (mcp_views.agent_portfolio)."""
+    oid = normalize_customer_oid(customer_oid)
+    return agent_portfolio(await database.read_rows(bank.documents.portfolio(customer_oid=oid)))
 
 
 async def read_portfolio(database: Database, customer_oid: str) -> Portfolio:

@@ -38,11 +38,23 @@ MCP_TOOLS = {
     "customer_exists",
     "get_transactions",
     "get_account_statement",
+    "get_items",
     "list_institutions",
     "register_customer",
     "import_portfolio",
     "delete_customer",
 }
+
+# What get_portfolio and import_portfolio add, over MCP, to the portfolio REST returns.
+AGENT_PORTFOLIO_FIELDS = ("transactions_shown", "transactions_total", "partly_shown", "hint")
+
+
+def as_rest_portfolio(agent: dict[str, Any]) -> dict[str, Any]:
+    """An MCP portfolio without what MCP adds: for a customer of at most 50 transactions, the
+    portfolio REST answers."""
+    assert agent["transactions_shown"] == len(agent["transactions"]), agent
+    return {key: value for key, value in agent.items() if key not in AGENT_PORTFOLIO_FIELDS}
+
 
 # A valid new item of each collection, with only the seed's required fields.
 VALID: dict[str, dict[str, Any]] = {

@@ -31,7 +31,9 @@ from tests.fixtures import (
 KEY = "s3cret-key-for-tests"
 WITH_KEY = {"X-API-Key": KEY}
 READ_TOOLS = {"list_customers", "get_portfolio", "customer_exists", "get_transactions"} | {
-    "list_institutions"
+    "get_items",
+    "get_account_statement",
+    "list_institutions",
 }
 # The owner holds items of every collection; the whole portfolio of SAMPLE_OIDS[4] replaces
 # REPLACED's.

@@ -10,13 +10,14 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import TextContent, TextResourceContents
 
 from mcp_server import build_mcp_server
-from models import Portfolio
+from mcp_views import AgentPortfolio
 from tests.fixtures import (
     MCP_TOOLS,
     NEW_OID,
     SAMPLE_OIDS,
     VALID,
     app_database,
+    as_rest_portfolio,
     rename_users_away,
 )
 
@@ -68,10 +69,10 @@ async def test_tool_annotations(mcp: Client) -> None:
     assert import_tool is not None and import_tool.destructive_hint is True
 
 
-async def test_get_portfolio_output_schema_is_the_portfolio_model(mcp: Client) -> None:
+async def test_get_portfolio_output_schema_is_the_agent_portfolio_model(mcp: Client) -> None:
     tool = next(t for t in (await mcp.list_tools()).tools if t.name == "get_portfolio")
     assert tool.output_schema is not None
-    expected = Portfolio.model_json_schema(mode="serialization")
+    expected = AgentPortfolio.model_json_schema(mode="serialization")
     assert tool.output_schema["properties"] == expected["properties"]
     assert set(tool.output_schema["required"]) == set(expected["required"])
 
@@ -91,17 +92,21 @@ async def test_list_customers_matches_rest(mcp: Client, client: TestClient) -> N
 
 @pytest.mark.parametrize("oid", SAMPLE_OIDS)
 async def test_get_portfolio_matches_rest(mcp: Client, client: TestClient, oid: str) -> None:
-    assert (
-        await call(mcp, "get_portfolio", customer_oid=oid)
-        == client.get(f"/user-portfolio/{oid}").json()
-    )
+    agent = await call(mcp, "get_portfolio", customer_oid=oid)
+    rest = client.get(f"/user-portfolio/{oid}").json()
+    assert as_rest_portfolio(agent) == rest
+    # A sample customer has at most 50 transactions: all of them shown, nothing cut.
+    assert agent["transactions_total"] == len(rest["transactions"]) <= 50
+    assert agent["partly_shown"] == {} and agent["hint"] is None
 
 
 async def test_get_portfolio_text_is_the_rest_body(mcp: Client, client: TestClient) -> None:
     result = await mcp.call_tool("get_portfolio", {"customer_oid": SAMPLE_OIDS[3]})
     content = result.content[0]
     assert isinstance(content, TextContent)
-    assert content.text == client.get(f"/user-portfolio/{SAMPLE_OIDS[3]}").text
+    # The REST body's bytes, then what MCP adds.
+    rest = client.get(f"/user-portfolio/{SAMPLE_OIDS[3]}").text
+    assert content.text.startswith(rest[:-1] + ',"transactions_shown":')
 
 
 async def test_customer_exists_matches_rest_for_any_spelling(
@@ -309,7 +314,8 @@ async def test_get_account_statement_matches_rest(mcp: Client, client: TestClien
         mcp, "get_account_statement", customer_oid=oid, account_id=account_id,
         from_date="2026-11-01", to_date="2026-11-30",
     )  # fmt: skip
-    assert statement == rest.json()
+    shown = {"transactions_shown": 1, "transactions_total": 1, "hint": None}
+    assert statement == rest.json() | shown
     assert [t["running_balance"] for t in statement["transactions"]] == [87.5]
     other = await call_error(
         mcp, "get_account_statement", customer_oid=SAMPLE_OIDS[1], account_id=account_id
@@ -360,7 +366,7 @@ async def test_list_institutions_matches_rest(mcp: Client, client: TestClient) -
 async def test_import_portfolio_copies_a_portfolio(mcp: Client, client: TestClient) -> None:
     source = client.get(f"/user-portfolio/{SAMPLE_OIDS[1]}").json()
     stored = await call(mcp, "import_portfolio", customer_oid=NEW_OID, portfolio=source)
-    assert stored == client.get(f"/user-portfolio/{NEW_OID}").json()
+    assert as_rest_portfolio(stored) == client.get(f"/user-portfolio/{NEW_OID}").json()
     assert stored["user"] == {"customer_oid": NEW_OID, "name": "Jane Smith"}
     assert len(stored["derivative_transactions"]) == len(source["derivative_transactions"])
 
