@@ -78,7 +78,7 @@ async def fitted(mcp: Client, tool: str, **arguments: Any) -> dict[str, Any]:
     return found
 
 
-async def test_get_portfolio_shows_the_newest_50_and_says_how_to_read_the_rest(
+async def test_every_tool_result_fits_and_says_how_to_read_the_rest(
     mcp: Client, large: TestClient
 ) -> None:
     rest = large.get(f"/user-portfolio/{NEW_OID}").json()
@@ -101,24 +101,27 @@ async def test_get_portfolio_shows_the_newest_50_and_says_how_to_read_the_rest(
     after = await fitted(mcp, "get_transactions", customer_oid=NEW_OID, cursor=cursor, limit=5)
     shown = len(portfolio["transactions"])
     assert after["transactions"] == rest["transactions"][shown : shown + 5]
-
-
-async def test_import_portfolio_answers_within_the_budget(mcp: Client, large: TestClient) -> None:
-    document = large.get(f"/user-portfolio/{NEW_OID}").json()
-    stored = await fitted(mcp, "import_portfolio", customer_oid=NEW_OID, portfolio=document)
+    # A long statement fits too.
+    await assert_a_long_statement_lists_the_oldest_and_says_where_to_go_on(mcp, large)
+    # Pages of up to 1,000 asked for: each fits, and walking them gives every item once, in
+    # the REST order. (All in one test: the customer is imported once.)
+    for tool, arguments, listed, rest_path in LIST_TOOLS:
+        await walk_pages(mcp, large, tool, arguments, listed, rest_path)
+    # import_portfolio answers as get_portfolio does.
+    stored = await fitted(mcp, "import_portfolio", customer_oid=NEW_OID, portfolio=rest)
     assert stored["transactions_total"] == TRANSACTIONS
 
 
-@pytest.mark.parametrize(
-    ("tool", "arguments", "listed", "rest_path"),
-    [
-        ("get_transactions", {}, "transactions", "transactions"),
-        ("get_items", {"collection": "transactions"}, "items", "transactions"),
-        ("get_items", {"collection": "spending"}, "items", "spending"),
-        ("get_items", {"collection": "assets"}, "items", "assets"),
-    ],
-)
-async def test_pages_end_where_the_budget_does_and_continue_from_there(
+# Each list tool, what it lists under, and the REST list it pages through.
+LIST_TOOLS = [
+    ("get_transactions", {}, "transactions", "transactions"),
+    ("get_items", {"collection": "transactions"}, "items", "transactions"),
+    ("get_items", {"collection": "spending"}, "items", "spending"),
+    ("get_items", {"collection": "assets"}, "items", "assets"),
+]
+
+
+async def walk_pages(
     mcp: Client,
     large: TestClient,
     tool: str,
@@ -126,8 +129,6 @@ async def test_pages_end_where_the_budget_does_and_continue_from_there(
     listed: str,
     rest_path: str,
 ) -> None:
-    """Pages of up to 1,000 asked for: each fits, and walking them gives every item once, in
-    the REST order."""
     seen: list[dict[str, Any]] = []
     cursor = None
     pages = 0
@@ -148,7 +149,7 @@ async def test_pages_end_where_the_budget_does_and_continue_from_there(
         assert pages > TRANSACTIONS // 1000  # cut to fit: more pages than REST's
 
 
-async def test_a_long_statement_lists_the_oldest_and_says_where_to_go_on(
+async def assert_a_long_statement_lists_the_oldest_and_says_where_to_go_on(
     mcp: Client, large: TestClient
 ) -> None:
     days = {"from_date": "2019-01-01", "to_date": "2030-12-31"}
