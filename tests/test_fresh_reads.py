@@ -30,7 +30,19 @@ def every_read(url: str) -> list[httpx.Response]:
         return [http.get(url) for _ in range(READS)]
 
 
-def test_writes_over_rest_show_on_every_worker(two_workers: str) -> None:
+def test_every_write_shows_on_every_worker(
+    two_workers: str, two_workers_server: LiveServer
+) -> None:
+    """A reset by script, then writes over REST, over MCP and by seed.py, each read back from
+    both workers. One test: a server of two workers takes seconds to start, and each process
+    running tests starts its own."""
+    a_reset_by_script_shows_on_every_worker(two_workers, two_workers_server)
+    writes_over_rest_show_on_every_worker(two_workers)
+    writes_over_mcp_show_on_every_worker(two_workers)
+    writes_by_seed_script_show_on_every_worker(two_workers, two_workers_server)
+
+
+def writes_over_rest_show_on_every_worker(two_workers: str) -> None:
     oid = SAMPLE_OIDS[0]
     before = httpx.get(f"{two_workers}/user-portfolio/{oid}").json()
     every_read(f"{two_workers}/user-portfolio/{oid}")  # warm whatever a worker might keep
@@ -45,7 +57,7 @@ def test_writes_over_rest_show_on_every_worker(two_workers: str) -> None:
     assert {r.status_code for r in every_read(f"{two_workers}/user-portfolio/{oid}")} == {404}
 
 
-def test_writes_over_mcp_show_on_every_worker(two_workers: str) -> None:
+def writes_over_mcp_show_on_every_worker(two_workers: str) -> None:
     oid, deleted = str(uuid.uuid4()), SAMPLE_OIDS[1]
     every_read(f"{two_workers}/customers")
     every_read(f"{two_workers}/user-portfolio/{deleted}")
@@ -65,7 +77,7 @@ def test_writes_over_mcp_show_on_every_worker(two_workers: str) -> None:
     assert {r.status_code for r in every_read(f"{two_workers}/user-portfolio/{deleted}")} == {404}
 
 
-def test_a_reset_by_script_shows_on_every_worker(
+def a_reset_by_script_shows_on_every_worker(
     two_workers: str, two_workers_server: LiveServer
 ) -> None:
     oid = SAMPLE_OIDS[0]
@@ -79,12 +91,13 @@ def test_a_reset_by_script_shows_on_every_worker(
         assert response.json() == original
 
 
-def test_writes_by_seed_script_show_on_every_worker(
+def writes_by_seed_script_show_on_every_worker(
     two_workers: str, two_workers_server: LiveServer
 ) -> None:
-    every_read(f"{two_workers}/customers")
+    before = {len(r.json()) for r in every_read(f"{two_workers}/customers")}
+    assert len(before) == 1
     result = run_python(
         two_workers_server.database_url, "seed.py", "--customers", "3", "--seed", "5"
     )
     assert result.returncode == 0, result.stderr
-    assert {len(r.json()) for r in every_read(f"{two_workers}/customers")} == {8}
+    assert {len(r.json()) for r in every_read(f"{two_workers}/customers")} == {before.pop() + 3}
