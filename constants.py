@@ -36,6 +36,7 @@ BALANCE_OUT_OF_RANGE: Final = (
     "amount: posting it would take bank account {account_id}'s balance beyond ±{limit}"
 )
 STATEMENT_RANGE: Final = "from: {start} is after to: {end}"
+SECURITY_NOT_FOUND: Final = "Security '{symbol}' not found (see GET /securities)"
 INSTITUTION_NOT_FOUND: Final = (
     "institution_id: Institution {institution_id} does not exist (see GET /institutions)"
 )

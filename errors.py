@@ -23,6 +23,7 @@ from constants import (
     NUL_IN_TEXT,
     READ_QUEUE_FULL,
     RETRY_AFTER_SECONDS,
+    SECURITY_NOT_FOUND,
     STATEMENT_RANGE,
     WRITE_QUEUE_FULL,
 )
@@ -113,6 +114,13 @@ class BalanceOutOfRange(InvalidInput):
 class StatementRange(InvalidInput):
     def __init__(self, start: str, end: str) -> None:
         super().__init__(STATEMENT_RANGE.format(start=start, end=end))
+
+
+class SecurityNotFound(BankError):
+    status_code = 404
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__(SECURITY_NOT_FOUND.format(symbol=_echo(symbol)))
 
 
 class CustomerNotFound(BankError):

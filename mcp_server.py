@@ -21,15 +21,18 @@ import bank.customers
 import bank.documents
 import bank.ledger
 import bank.portfolio
+from bank import market
 from constants import API_TITLE, API_VERSION, OID_EXAMPLE, SERVICE_NAME
 from db import Database, create_db_engine, migrate
 from errors import BankError, describe_validation_errors
 from fields import CUSTOMER_OID_PATTERN, normalize_customer_oid
 from mcp_views import (
     AgentPortfolio,
+    AgentPrices,
     AgentStatement,
     ItemPage,
     agent_portfolio,
+    agent_prices,
     agent_statement,
     fit_page,
 )
@@ -40,10 +43,11 @@ from models import (
     CustomerPage,
     CustomerPageQuery,
     CustomerRegistered,
+    DayRange,
     InstitutionPublic,
     Portfolio,
     PortfolioImport,
-    StatementQuery,
+    SecurityPublic,
     TransactionPage,
     TransactionQuery,
     TransactionType,
@@ -79,6 +83,12 @@ CustomerOIDArgument = Annotated[
         json_schema_extra={"pattern": CUSTOMER_OID_PATTERN},
     ),
 ]
+
+# The days of a statement or a price series (a tool argument cannot be called `from`).
+FromDate = Annotated[
+    str | None, Field(description="First day, YYYY-MM-DD; default: to_date - 29 days")
+]
+ToDate = Annotated[str | None, Field(description="Last day, YYYY-MM-DD; default: today")]
 
 _any_json = TypeAdapter[Any](Any)
 
@@ -243,12 +253,8 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
     async def get_account_statement(
         customer_oid: CustomerOIDArgument,
         account_id: Annotated[int, Field(description="The bank account's id (its portfolio id)")],
-        from_date: Annotated[
-            str | None, Field(description="First day, YYYY-MM-DD; default: to_date - 29 days")
-        ] = None,
-        to_date: Annotated[
-            str | None, Field(description="Last day, YYYY-MM-DD; default: today")
-        ] = None,
+        from_date: FromDate = None,
+        to_date: ToDate = None,
     ) -> Annotated[CallToolResult, AgentStatement]:
         """Get a bank account's statement, as GET .../bank-accounts/{id}/statement returns it.
 
@@ -261,7 +267,7 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
         """
 
         async def statement() -> AgentStatement:
-            days = StatementQuery.model_validate({"from": from_date, "to": to_date})
+            days = DayRange.model_validate({"from": from_date, "to": to_date})
             found = await database().read(
                 bank.ledger.statement,
                 customer_oid=normalize_customer_oid(customer_oid),
@@ -303,6 +309,35 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
             return ItemPage(items=fitted.items, next_cursor=fitted.next_cursor)
 
         return await answer(page)
+
+    @tool(mcp, READ_TOOL)
+    async def list_securities() -> Annotated[CallToolResult, list[SecurityPublic]]:
+        """List the securities customers hold, and the benchmark index (SPX): {symbol, name,
+        asset_type, currency}. get_prices gives their daily closes."""
+
+        async def catalogue() -> list[SecurityPublic]:
+            return market.list_securities()
+
+        return await answer(catalogue)
+
+    @tool(mcp, READ_TOOL)
+    async def get_prices(
+        symbol: Annotated[str, Field(description="The security's symbol, as list_securities")],
+        from_date: FromDate = None,
+        to_date: ToDate = None,
+    ) -> Annotated[CallToolResult, AgentPrices]:
+        """Get a security's daily closes, as GET /securities/{symbol}/prices returns them.
+
+        One close per trading day (business days; every day for crypto), oldest first, in the
+        security's currency. A long range lists its newest closes that fit an agent's context,
+        with prices_shown, prices_total and a hint. An unknown symbol is a tool error.
+        """
+
+        async def closes() -> AgentPrices:
+            days = DayRange.model_validate({"from": from_date, "to": to_date})
+            return agent_prices(market.prices(symbol, days))
+
+        return await answer(closes)
 
     @tool(mcp, READ_TOOL)
     async def list_institutions() -> Annotated[CallToolResult, list[InstitutionPublic]]:

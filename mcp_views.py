@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field, TypeAdapter
 
 from bank.pagination import Page, encode_cursor
-from models import AccountStatement, Portfolio
+from models import AccountStatement, Portfolio, PricePoint
 
 # About 25,000 tokens of JSON.
 TOOL_RESULT_BYTES = 100_000
@@ -159,6 +159,32 @@ def agent_statement(statement: AccountStatement) -> AgentStatement:
             )
         if shown <= 1 or json_size(view) <= TOOL_RESULT_BYTES:
             return AgentStatement.model_validate(view)
+        shown //= 2
+
+
+class AgentPrices(BaseModel):
+    """get_prices' answer: the closes, the newest that fit."""
+
+    prices: list[PricePoint]
+    prices_shown: int
+    prices_total: int
+    hint: str | None = Field(description="How to read what is not shown; null when all is")
+
+
+def agent_prices(points: list[PricePoint]) -> AgentPrices:
+    """The closes, the oldest dropped while they are over the budget."""
+    listed = [point.model_dump(mode="json") for point in points]
+    shown = total = len(listed)
+    while True:
+        view: dict[str, Any] = {"prices": listed[total - shown :], "prices_shown": shown}
+        view |= {"prices_total": total, "hint": None}
+        if shown < total:
+            view["hint"] = (
+                f"Showing the newest {shown} of {total} closes; for older ones, ask again with "
+                f"to_date before {listed[total - shown]['date']}."
+            )
+        if shown <= 1 or json_size(view) <= TOOL_RESULT_BYTES:
+            return AgentPrices.model_validate(view)
         shown //= 2
 
 

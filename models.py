@@ -619,8 +619,9 @@ class TransactionQuery(page_query(("date", "id"))):  # type: ignore[misc]
     )
 
 
-class StatementQuery(BaseModel):
-    """Which days a statement covers: by default the 30 days up to and including today."""
+class DayRange(BaseModel):
+    """Which days a statement or a price series covers: by default the 30 days up to and
+    including today."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -653,6 +654,21 @@ class AccountStatement(BaseModel):
     opening_balance: Total = PydanticField(description="The balance before the first day")
     closing_balance: Total = PydanticField(description="The balance after the last day")
     transactions: list[StatementTransaction]
+
+
+class SecurityPublic(BaseModel):
+    """A security a customer may hold, or the benchmark index, with its prices at
+    GET /securities/{symbol}/prices."""
+
+    symbol: str
+    name: str
+    asset_type: str = PydanticField(description="An asset type, or index for the benchmark")
+    currency: Currency
+
+
+class PricePoint(BaseModel):
+    date: dt.date
+    close: Total = PydanticField(description="The day's closing price, in the security's currency")
 
 
 NEXT_CURSOR_DESCRIPTION = "Pass as cursor to get the next page; null on the last page"

@@ -27,7 +27,7 @@ from models import (
     AccountStatement,
     BankAccount,
     Currency,
-    StatementQuery,
+    DayRange,
     StatementTransaction,
     Transaction,
     TransactionPublic,
@@ -98,7 +98,7 @@ def today() -> dt.date:
 
 
 def statement(
-    session: Session, /, *, customer_oid: str, account_id: int, days: StatementQuery
+    session: Session, /, *, customer_oid: str, account_id: int, days: DayRange
 ) -> AccountStatement:
     """The account's transactions dated within the days asked for, oldest first, with the
     balance before, after and along them. The balance after is the account's balance less
@@ -107,7 +107,7 @@ def statement(
     account = _account(session, customer_oid, account_id)
     if account is None:
         raise ItemNotFound("Bank account", account_id, customer_oid)
-    end = days.end or (today() if days.start is None else days.start + _span())
+    end = days.end or today()
     start = days.start or end - _span()
     if start > end:
         raise StatementRange(start.isoformat(), end.isoformat())

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query
 from bank import ledger
 from db import DatabaseDep
 from fields import MAX_ID
-from models import AccountStatement, StatementQuery
+from models import AccountStatement, DayRange
 from openapi import error_responses
 from routers.params import CustomerOIDPath
 
@@ -32,7 +32,7 @@ AccountId = Annotated[int, Path(ge=1, le=MAX_ID, description="The bank account's
 async def get_account_statement(
     customer_oid: CustomerOIDPath,
     account_id: AccountId,
-    days: Annotated[StatementQuery, Query()],
+    days: Annotated[DayRange, Query()],
     db: DatabaseDep,
 ) -> AccountStatement:
     return await db.read(

@@ -39,6 +39,8 @@ MCP_TOOLS = {
     "get_transactions",
     "get_account_statement",
     "get_items",
+    "list_securities",
+    "get_prices",
     "list_institutions",
     "register_customer",
     "import_portfolio",

@@ -33,6 +33,8 @@ WITH_KEY = {"X-API-Key": KEY}
 READ_TOOLS = {"list_customers", "get_portfolio", "customer_exists", "get_transactions"} | {
     "get_items",
     "get_account_statement",
+    "list_securities",
+    "get_prices",
     "list_institutions",
 }
 # The owner holds items of every collection; the whole portfolio of SAMPLE_OIDS[4] replaces
@@ -75,6 +77,7 @@ def every_operation(client: TestClient, **headers: str) -> list[tuple[str, str, 
                 url = path.replace("{customer_oid}", OWNER)
             url = url.replace("{item_id}", str(first_ids.get(collection, 1)))
             url = url.replace("{account_id}", str(first_ids["bank-accounts"]))
+            url = url.replace("{symbol}", "AAPL")
             body = {
                 ("post", "/register-customer"): {"name": "Let In"},
                 ("put", "/user-portfolio/{customer_oid}"): replacement,
@@ -108,7 +111,7 @@ def snapshot(client: TestClient, **headers: str) -> dict[str, Any]:
 def test_every_operation_needs_the_key_and_changes_nothing_without_it(locked: TestClient) -> None:
     before = snapshot(locked, **WITH_KEY)
     operations = [op for op in every_operation(locked, **WITH_KEY) if op[1] != "/health"]
-    assert len(operations) == 33
+    assert len(operations) == 35
     for method, url, body in operations:
         for headers, detail in [
             ({}, MISSING_API_KEY),
