@@ -33,7 +33,16 @@ from middleware import (
 from openapi import finish_openapi
 from read_lane import ReadLaneMiddleware, lane_routes
 from response_cache import ResponseCache, ResponseCacheMiddleware
-from routers import collections, customers, health, institutions, ledger, market, portfolio
+from routers import (
+    collections,
+    customers,
+    health,
+    institutions,
+    ledger,
+    market,
+    performance,
+    portfolio,
+)
 from seed import seed_if_empty
 from server import BankHttpProtocol
 from settings import Settings, get_settings
@@ -158,7 +167,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Before CORS and access: a request for another site's name is refused whatever it asks.
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(RequestLogMiddleware)  # outermost: it times and logs everything
-    for area in (customers, portfolio, institutions, collections, ledger, market, health):
+    areas = (customers, portfolio, performance, institutions, collections, ledger, market, health)
+    for area in areas:
         app.include_router(area.router)
     # Streamable HTTP at /mcp, on the app's own port. Stateless with JSON answers: any worker
     # can serve any request, and the tools need no server-to-client streaming. Its route joins

@@ -20,8 +20,10 @@ import bank.collections
 import bank.customers
 import bank.documents
 import bank.ledger
+import bank.performance
 import bank.portfolio
 from bank import market
+from bank.performance import Period
 from constants import API_TITLE, API_VERSION, OID_EXAMPLE, SERVICE_NAME
 from db import Database, create_db_engine, migrate
 from errors import BankError, describe_validation_errors
@@ -45,6 +47,7 @@ from models import (
     CustomerRegistered,
     DayRange,
     InstitutionPublic,
+    Performance,
     Portfolio,
     PortfolioImport,
     SecurityPublic,
@@ -338,6 +341,26 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
             return agent_prices(market.prices(symbol, days))
 
         return await answer(closes)
+
+    @tool(mcp, READ_TOOL)
+    async def get_performance(
+        customer_oid: CustomerOIDArgument,
+        period: Annotated[Period, Field(description="1M, 3M, 6M, YTD or 1Y")] = "1M",
+    ) -> Annotated[CallToolResult, Performance]:
+        """Get how a customer's holdings did over a period, as GET .../performance returns it.
+
+        Today's holdings valued on each business day of the period at that day's close, in the
+        reporting currency: start and end values, return_pct, annualized volatility_pct,
+        max_drawdown_pct, the benchmark's (SPX) return over the same days, each holding's own
+        return, and the daily values. A holding without prices is listed with priced false.
+        """
+        return await answer(
+            lambda: database().read(
+                bank.performance.performance,
+                customer_oid=normalize_customer_oid(customer_oid),
+                period=period,
+            )
+        )
 
     @tool(mcp, READ_TOOL)
     async def list_institutions() -> Annotated[CallToolResult, list[InstitutionPublic]]:

@@ -671,6 +671,50 @@ class PricePoint(BaseModel):
     close: Total = PydanticField(description="The day's closing price, in the security's currency")
 
 
+class HoldingPerformance(BaseModel):
+    symbol: str
+    priced: bool = PydanticField(
+        description="False for a holding whose symbol has no prices: it counts in no value"
+    )
+    start_value: Total | None = PydanticField(default=None, description="Null when unpriced")
+    end_value: Total | None = PydanticField(default=None, description="Null when unpriced")
+    return_pct: float | None = PydanticField(default=None, description="Null when unpriced")
+
+
+class BenchmarkReturn(BaseModel):
+    symbol: str
+    return_pct: float | None
+
+
+class PerformanceValue(BaseModel):
+    date: dt.date
+    value: Total
+
+
+class Performance(BaseModel):
+    """How the customer's holdings of today did over the period, valued each business day at
+    that day's close, in the reporting currency."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    period: str
+    start: dt.date = PydanticField(alias="from", description="The period's first business day")
+    end: dt.date = PydanticField(alias="to", description="Its last: today, or the day before")
+    currency: Currency = PydanticField(description="The reporting currency of every value")
+    start_value: Total
+    end_value: Total
+    return_pct: float | None = PydanticField(description="Null when the start value is zero")
+    volatility_pct: float | None = PydanticField(
+        description="Annualized standard deviation of the daily returns"
+    )
+    max_drawdown_pct: float | None = PydanticField(
+        description="The largest fall from a peak to a later value, as a percentage of the peak"
+    )
+    benchmark: BenchmarkReturn
+    holdings: list[HoldingPerformance]
+    values: list[PerformanceValue]
+
+
 NEXT_CURSOR_DESCRIPTION = "Pass as cursor to get the next page; null on the last page"
 
 

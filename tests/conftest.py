@@ -6,21 +6,24 @@ engine and settings, and put back to the freshly seeded state before each test t
 """
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from mcp import Client
 from sqlalchemy import Engine
 
 from main import create_app
+from mcp_server import build_mcp_server
 from settings import Settings
 from tests.fixtures import (
     ENGINES,
     TEST_CLIENT_HOST,
     LiveServer,
     Shared,
+    app_database,
     app_engine,
     empty_database,
     postgres_unavailable,
@@ -122,3 +125,10 @@ def own_live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     """A real server of the test's own, on its own database: for a test that stops it."""
     with running(LiveServer(database_url, tmp_path / "server.log")) as server:
         yield server
+
+
+@pytest.fixture
+async def mcp(client: TestClient) -> AsyncIterator[Client]:
+    """An MCP client connected in-process to the server, over the same database as `client`."""
+    async with Client(build_mcp_server(lambda: app_database(client))) as mcp_client:
+        yield mcp_client

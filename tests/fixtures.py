@@ -41,6 +41,7 @@ MCP_TOOLS = {
     "get_items",
     "list_securities",
     "get_prices",
+    "get_performance",
     "list_institutions",
     "register_customer",
     "import_portfolio",

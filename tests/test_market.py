@@ -3,7 +3,6 @@
 import datetime as dt
 import math
 import statistics
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,8 +11,7 @@ from mcp import Client
 
 import seed
 import synthetic
-from mcp_server import build_mcp_server
-from tests.fixtures import app_database, on_sqlite_only
+from tests.fixtures import on_sqlite_only
 
 pytestmark = on_sqlite_only  # prices are computed, not stored: no engine in the way
 
@@ -95,12 +93,6 @@ def test_bad_requests_say_why(client: TestClient, path: str, status: int) -> Non
     response = client.get(path)
     assert response.status_code == status
     assert response.json()["detail"]
-
-
-@pytest.fixture
-async def mcp(client: TestClient) -> AsyncIterator[Client]:
-    async with Client(build_mcp_server(lambda: app_database(client))) as mcp_client:
-        yield mcp_client
 
 
 @pytest.mark.anyio

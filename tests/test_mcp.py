@@ -1,6 +1,5 @@
 """The MCP server through the SDK's in-memory client: every tool, the resource and the prompt."""
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -22,13 +21,6 @@ from tests.fixtures import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def mcp(client: TestClient) -> AsyncIterator[Client]:
-    """An MCP client connected in-process to the server, over the same database as `client`."""
-    async with Client(build_mcp_server(lambda: app_database(client))) as mcp_client:
-        yield mcp_client
 
 
 async def call(mcp: Client, tool: str, **arguments: Any) -> Any:
