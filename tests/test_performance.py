@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from mcp import Client
 
-from tests.fixtures import SAMPLE_OIDS, VALID
+from tests.fixtures import SAMPLE_OIDS, VALID, on_sqlite_only
 
 OID = SAMPLE_OIDS[0]  # John Doe: AAPL, VTI and US10Y, all in USD
 
@@ -94,6 +94,7 @@ def test_a_customer_without_holdings_has_zero_values(client: TestClient) -> None
     assert found["return_pct"] is None and found["volatility_pct"] is None
 
 
+@on_sqlite_only
 @pytest.mark.parametrize(
     ("path", "status"),
     [
