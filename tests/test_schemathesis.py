@@ -33,8 +33,8 @@ ACCESS_PHASES = "examples,fuzzing"
 ACCESS = {"BANK_API_KEY": KEY, "BANK_READ_ONLY": "1"}
 MODES = {
     # mode: (server settings, extra arguments, examples per operation, phases, least cases)
-    "open": ({}, [], 5, ALL_PHASES, 1000),
-    "access": (ACCESS, ["--header", f"X-API-Key: {KEY}"], 4, ACCESS_PHASES, 100),
+    "open": ({}, [], 4, ALL_PHASES, 1000),
+    "access": (ACCESS, ["--header", f"X-API-Key: {KEY}"], 3, ACCESS_PHASES, 100),
 }
 
 

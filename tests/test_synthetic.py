@@ -5,7 +5,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+from db import create_db_engine, migrate
 from main import create_app
+from seed import seed_if_empty
 from settings import Settings
 from tests.fixtures import SAMPLE_OIDS, run_python
 
@@ -102,7 +104,13 @@ def test_seeded_customers_have_versions_and_every_trigger_stays(database_url: st
         finally:
             engine.dispose()
 
-    seed(database_url)
+    # The samples, loaded as seed.py loads them (its own command line is run below).
+    engine = create_db_engine(Settings(DATABASE_URL=database_url))
+    try:
+        migrate(engine)
+        seed_if_empty(engine)
+    finally:
+        engine.dispose()
     triggers, versions = triggers_and_versions()
     assert versions == 5 and len(triggers) >= 18  # type: ignore[arg-type]
     seed(database_url, "--customers", "30", "--seed", "4")
