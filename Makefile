@@ -20,12 +20,13 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.runtime
 	$(BIN)/python main.py
 
-# mypy runs beside the tests: their two workers leave a core idle much of the time. Its verdict
-# prints within seconds; make fails if it or the tests fail.
+# mypy runs beside the tests, at the lowest priority: it takes the CPU time their two workers
+# leave idle (waiting on servers and scripts) rather than share the cores with them. make fails
+# if it or the tests fail.
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy . & types=$$!; $(BIN)/python -m pytest; tests=$$?; wait $$types && exit $$tests
+	nice -n 19 $(BIN)/mypy . & types=$$!; $(BIN)/python -m pytest; tests=$$?; wait $$types && exit $$tests
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
