@@ -28,6 +28,7 @@ from tests.fixtures import (
     empty_database,
     postgres_unavailable,
     running,
+    vacuum_catalogs,
 )
 
 
@@ -83,6 +84,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
     shared = Shared(tmp_path_factory.mktemp("shared"))
     yield shared
     shared.close()
+    vacuum_catalogs()
 
 
 @pytest.fixture
