@@ -36,6 +36,14 @@ BALANCE_OUT_OF_RANGE: Final = (
     "amount: posting it would take bank account {account_id}'s balance beyond ±{limit}"
 )
 STATEMENT_RANGE: Final = "from: {start} is after to: {end}"
+DUPLICATE_ACCOUNT_ID: Final = (
+    "bank_accounts: id {account_id} names two accounts of the document; a transaction's "
+    "account_id must name one"
+)
+ACCOUNT_HAS_TRANSACTIONS: Final = (
+    "currency: bank account {account_id} has transactions in {currency}; its currency cannot "
+    "change while they are posted to it"
+)
 SECURITY_NOT_FOUND: Final = "Security '{symbol}' not found (see GET /securities)"
 INSTITUTION_NOT_FOUND: Final = (
     "institution_id: Institution {institution_id} does not exist (see GET /institutions)"

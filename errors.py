@@ -8,6 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from constants import (
+    ACCOUNT_HAS_TRANSACTIONS,
     ACCOUNT_NOT_IN_DOCUMENT,
     ACCOUNT_NOT_THEIRS,
     BALANCE_OUT_OF_RANGE,
@@ -15,6 +16,7 @@ from constants import (
     CURRENCY_NOT_THE_ACCOUNTS,
     CUSTOMER_ALREADY_EXISTS,
     CUSTOMER_NOT_FOUND,
+    DUPLICATE_ACCOUNT_ID,
     INSTITUTION_NOT_FOUND,
     INVALID_CURSOR,
     INVALID_CUSTOMER_OID,
@@ -88,6 +90,16 @@ class AccountNotTheirs(InvalidInput):
         super().__init__(
             ACCOUNT_NOT_THEIRS.format(account_id=account_id, customer_oid=customer_oid)
         )
+
+
+class DuplicateAccountId(InvalidInput):
+    def __init__(self, account_id: int) -> None:
+        super().__init__(DUPLICATE_ACCOUNT_ID.format(account_id=account_id))
+
+
+class AccountHasTransactions(InvalidInput):
+    def __init__(self, account_id: int, currency: str) -> None:
+        super().__init__(ACCOUNT_HAS_TRANSACTIONS.format(account_id=account_id, currency=currency))
 
 
 class AccountNotInDocument(InvalidInput):

@@ -144,22 +144,44 @@ class AgentStatement(AccountStatement):
 
 
 def agent_statement(statement: AccountStatement) -> AgentStatement:
-    """The statement, its transactions cut from the newest end while it is over the budget."""
+    """The statement, its transactions cut from the newest end while it is over the budget, to
+    whole days where it can be: asking again from the first day not shown then goes on."""
     document = statement.model_dump(mode="json")
     listed = document["transactions"]
     total = shown = len(listed)
     while True:
-        view = {**document, "transactions": listed[:shown]}
-        view |= {"transactions_shown": shown, "transactions_total": total, "hint": None}
-        if shown < total:
-            view["hint"] = (
-                f"Showing the oldest {shown} of {total} transactions; the balances are the whole "
-                f"range's. For the rest, ask again with from_date={listed[shown]['date']} (that "
-                "day's transactions shown here come again)."
-            )
+        view = _statement_view(document, listed, shown, total)
         if shown <= 1 or json_size(view) <= TOOL_RESULT_BYTES:
-            return AgentStatement.model_validate(view)
+            break
         shown //= 2
+    if shown < total:
+        day = listed[shown]["date"]
+        whole_days = next(n for n in range(shown + 1) if listed[n]["date"] == day)
+        if whole_days:
+            view = _statement_view(document, listed, whole_days, total)
+    return AgentStatement.model_validate(view)
+
+
+def _statement_view(
+    document: dict[str, Any], listed: list[dict[str, Any]], shown: int, total: int
+) -> dict[str, Any]:
+    view = {**document, "transactions": listed[:shown]}
+    view |= {"transactions_shown": shown, "transactions_total": total, "hint": None}
+    if shown < total:
+        day = listed[shown]["date"]
+        if shown and listed[shown - 1]["date"] != day:
+            more = f"ask again with from_date={day}"
+        else:  # one day holds more than fits: page through it instead
+            more = (
+                f"page through {day} with get_transactions(customer_oid, from_date={day}, "
+                f"to_date={day}), keeping those of account {document['account_id']}, and go on "
+                "from the next day here"
+            )
+        view["hint"] = (
+            f"Showing the oldest {shown} of {total} transactions; the balances are the whole "
+            f"range's. For the rest, {more}."
+        )
+    return view
 
 
 class AgentPrices(BaseModel):

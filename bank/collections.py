@@ -217,6 +217,8 @@ def update_item(
     fields = changes.model_dump(exclude_unset=True)
     if "institution_id" in fields:
         require_institutions(session, [fields["institution_id"]])
+    if isinstance(row, BankAccount) and fields.get("currency", row.currency) != row.currency:
+        ledger.require_no_transactions(session, row)
     posted = (row.account_id, row.amount) if isinstance(row, Transaction) else None
     for name, value in fields.items():
         setattr(row, name, value)
@@ -248,7 +250,9 @@ def _post_again(
         with session.no_autoflush:
             account = ledger.account_of(session, customer_oid, row.account_id)
         ledger.check_currency(row, account, currency_given=True)
-    if (row.account_id, row.amount) != posted:
+    if row.account_id == posted[0]:  # the difference only: a balance near its bound stays in
+        ledger.post(session, row.account_id, row.amount - posted[1])
+    else:
         ledger.post(session, posted[0], -posted[1])
         ledger.post(session, row.account_id, row.amount)
 

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from bank.customers import get_customer
 from bank.money import as_cents
 from errors import (
+    AccountHasTransactions,
     AccountNotTheirs,
     BalanceOutOfRange,
     CurrencyNotTheAccounts,
@@ -70,12 +71,26 @@ def _account(session: Session, customer_oid: str, account_id: int) -> BankAccoun
     ).first()
 
 
-def check_currency(transaction: Any, account: BankAccount, *, currency_given: bool) -> None:
-    """A transaction takes its account's currency: by default, and a different one is 400."""
+def check_currency(
+    transaction: Any, account: BankAccount, *, currency_given: bool, named: int | None = None
+) -> None:
+    """A transaction takes its account's currency: by default, and a different one is 400
+    (naming the account as the request did: `named`, or its id)."""
     if not currency_given:
         transaction.currency = Currency(account.currency)
     elif transaction.currency != account.currency:
-        raise CurrencyNotTheAccounts(transaction.currency, cast(int, account.id), account.currency)
+        shown = named if named is not None else cast(int, account.id)
+        raise CurrencyNotTheAccounts(transaction.currency, shown, account.currency)
+
+
+def require_no_transactions(session: Session, account: BankAccount) -> None:
+    """AccountHasTransactions (400) when transactions are posted to the account: its currency
+    is theirs."""
+    posted = session.exec(
+        select(Transaction.id).where(col(Transaction.account_id) == account.id).limit(1)
+    ).first()
+    if posted is not None:
+        raise AccountHasTransactions(cast(int, account.id), account.currency)
 
 
 def post(session: Session, account_id: int | None, amount: Decimal) -> None:
@@ -108,7 +123,7 @@ def statement(
     if account is None:
         raise ItemNotFound("Bank account", account_id, customer_oid)
     end = days.end or today()
-    start = days.start or end - _span()
+    start = days.start or days_before(end, STATEMENT_DAYS - 1)
     if start > end:
         raise StatementRange(start.isoformat(), end.isoformat())
     of_account = col(Transaction.account_id) == account_id
@@ -143,6 +158,6 @@ def statement(
     )
 
 
-def _span() -> dt.timedelta:
-    """From a statement's first day to its last, by default."""
-    return dt.timedelta(days=STATEMENT_DAYS - 1)
+def days_before(day: dt.date, days: int) -> dt.date:
+    """The day `days` before `day`, or the first day there is."""
+    return day - dt.timedelta(days=min(days, (day - dt.date.min).days))

@@ -20,7 +20,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 import synthetic
-from bank.ledger import today
+from bank.ledger import days_before, today
 from errors import SecurityNotFound, StatementRange
 from models import DayRange, PricePoint, SecurityPublic
 
@@ -116,7 +116,7 @@ def prices(symbol: str, query: DayRange) -> list[PricePoint]:
     today), oldest first: one a trading day, none before WALK_START nor after today."""
     found = security(symbol)
     end = query.end or today()
-    start = query.start or end - dt.timedelta(days=29)
+    start = query.start or days_before(end, 29)
     if start > end:
         raise StatementRange(start.isoformat(), end.isoformat())
     last = max(today(), ANCHOR_DATE)

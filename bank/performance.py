@@ -51,6 +51,9 @@ def performance(session: Session, /, *, customer_oid: str, period: Period) -> Pe
         if values is None:
             holdings.append(HoldingPerformance(symbol=asset.symbol, priced=False))
             continue
+        if not values:  # no business day in the period yet (YTD on 1 January, a Saturday)
+            holdings.append(HoldingPerformance(symbol=asset.symbol, priced=True))
+            continue
         totals = [total + value for total, value in zip(totals, values, strict=True)]
         holdings.append(
             HoldingPerformance(

@@ -21,7 +21,7 @@ from bank.collections import (
 )
 from bank.customers import require_institutions
 from db import WriteSession
-from errors import AccountNotInDocument, CustomerNotFound
+from errors import AccountNotInDocument, CustomerNotFound, DuplicateAccountId
 from models import Portfolio, PortfolioImport, User
 
 
@@ -82,11 +82,12 @@ def import_portfolio(
     accounts = _rows(BANK_ACCOUNTS, portfolio.bank_accounts, customer_oid)
     session.add_all(accounts)
     session.flush()  # the accounts' new ids, which the transactions are given
-    new_ids = {
-        given.id: row.id
-        for given, row in zip(portfolio.bank_accounts, accounts, strict=True)
-        if given.id is not None
-    }
+    new_ids: dict[int, int | None] = {}
+    for document_account, new in zip(portfolio.bank_accounts, accounts, strict=True):
+        if document_account.id is not None:
+            if document_account.id in new_ids:
+                raise DuplicateAccountId(document_account.id)
+            new_ids[document_account.id] = new.id
     # Stored oldest first, so that newest-first order (date, then id) reads back as given.
     transactions = _rows(TRANSACTIONS, portfolio.transactions[::-1], customer_oid)
     by_id = {row.id: row for row in accounts}
@@ -96,7 +97,10 @@ def import_portfolio(
                 raise AccountNotInDocument(given.account_id)
             row.account_id = new_ids[given.account_id]
             currency_given = "currency" in given.model_fields_set
-            ledger.check_currency(row, by_id[row.account_id], currency_given=currency_given)
+            account = by_id[row.account_id]
+            ledger.check_currency(
+                row, account, currency_given=currency_given, named=given.account_id
+            )
     session.add_all(transactions)
     # Balances are taken as given: an import is a snapshot, not postings.
     items_by_collection: dict[Collection[Any, Any, Any, Any], Sequence[SQLModel]] = {
