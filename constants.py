@@ -35,7 +35,7 @@ CURRENCY_NOT_THE_ACCOUNTS: Final = (
 BALANCE_OUT_OF_RANGE: Final = (
     "amount: posting it would take bank account {account_id}'s balance beyond ±{limit}"
 )
-STATEMENT_RANGE: Final = "from: {start} is after to: {end}"
+DATE_RANGE_REVERSED: Final = "from: {start} is after to: {end}"
 DUPLICATE_ACCOUNT_ID: Final = (
     "bank_accounts: id {account_id} names two accounts of the document; a transaction's "
     "account_id must name one"

@@ -16,6 +16,7 @@ from constants import (
     CURRENCY_NOT_THE_ACCOUNTS,
     CUSTOMER_ALREADY_EXISTS,
     CUSTOMER_NOT_FOUND,
+    DATE_RANGE_REVERSED,
     DUPLICATE_ACCOUNT_ID,
     INSTITUTION_NOT_FOUND,
     INVALID_CURSOR,
@@ -26,7 +27,6 @@ from constants import (
     READ_QUEUE_FULL,
     RETRY_AFTER_SECONDS,
     SECURITY_NOT_FOUND,
-    STATEMENT_RANGE,
     WRITE_QUEUE_FULL,
 )
 
@@ -123,9 +123,9 @@ class BalanceOutOfRange(InvalidInput):
         super().__init__(BALANCE_OUT_OF_RANGE.format(account_id=account_id, limit=limit))
 
 
-class StatementRange(InvalidInput):
+class DateRangeReversed(InvalidInput):
     def __init__(self, start: str, end: str) -> None:
-        super().__init__(STATEMENT_RANGE.format(start=start, end=end))
+        super().__init__(DATE_RANGE_REVERSED.format(start=start, end=end))
 
 
 class SecurityNotFound(BankError):

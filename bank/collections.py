@@ -12,7 +12,7 @@ from sqlmodel import Session, SQLModel
 from sqlmodel.sql.expression import SelectOfScalar, select
 
 from bank import ledger
-from bank.customers import get_customer, require_institutions
+from bank.customers import get_customer, lock_customer, require_institutions
 from bank.money import as_cents, unrealized_gain
 from db import WriteSession
 from errors import CustomerNotFound, ItemNotFound
@@ -140,7 +140,7 @@ def _get_row(
     for_update: bool = False,
 ) -> RowT:
     if for_update:
-        ledger.lock_customer(session, customer_oid)
+        lock_customer(session, customer_oid)
     else:
         get_customer(session, customer_oid=customer_oid)
     statement = collection.rows_of(customer_oid).where(cast(Any, collection.table).id == item_id)
@@ -173,7 +173,7 @@ def create_item(
     customer_oid: str,
     item: CreateT,
 ) -> PublicT:
-    ledger.lock_customer(session, customer_oid)
+    lock_customer(session, customer_oid)
     if isinstance(item, BankAccountCreate):
         require_institutions(session, [item.institution_id])
     if isinstance(item, TransactionCreate) and item.account_id is not None:

@@ -61,6 +61,17 @@ def get_customer(session: Session, /, *, customer_oid: str) -> User:
     return user
 
 
+def lock_customer(session: Session, customer_oid: str) -> None:
+    """Take the customer's row before any other of theirs (PostgreSQL: FOR NO KEY UPDATE), so
+    that the writes of one customer's items take turns in one order and never deadlock: a
+    transaction moved between accounts while one of them is deleted, for instance. Their
+    other rows' foreign keys only share it (KEY SHARE), so other writers are not held up.
+    CustomerNotFound if there is no such customer."""
+    statement = select(User).where(col(User.customer_oid) == customer_oid)
+    if session.exec(statement.with_for_update(key_share=True)).first() is None:
+        raise CustomerNotFound(customer_oid)
+
+
 def list_institutions(session: Session, /) -> list[InstitutionPublic]:
     institutions = session.exec(select(Institution).order_by(col(Institution.id))).all()
     return [InstitutionPublic.model_validate(institution) for institution in institutions]

@@ -20,8 +20,8 @@ from errors import (
     AccountNotTheirs,
     BalanceOutOfRange,
     CurrencyNotTheAccounts,
+    DateRangeReversed,
     ItemNotFound,
-    StatementRange,
 )
 from fields import MAX_MONEY
 from models import (
@@ -32,7 +32,6 @@ from models import (
     StatementTransaction,
     Transaction,
     TransactionPublic,
-    User,
 )
 
 # A balance is one money field: it stays within what one holds.
@@ -41,17 +40,6 @@ STATEMENT_DAYS = 30
 POST_SQL = text(
     "UPDATE bank_accounts SET balance = balance + :cents WHERE id = :id RETURNING balance"
 )
-
-
-def lock_customer(session: Session, customer_oid: str) -> None:
-    """Take the customer's row before any other of theirs (PostgreSQL: FOR NO KEY UPDATE), so
-    that the writes of one customer's items take turns in one order and never deadlock: a
-    transaction moved between accounts while one of them is deleted, for instance. Their
-    other rows' foreign keys only share it (KEY SHARE), so other writers are not held up.
-    CustomerNotFound if there is no such customer."""
-    statement = select(User).where(col(User.customer_oid) == customer_oid)
-    if session.exec(statement.with_for_update(key_share=True)).first() is None:
-        get_customer(session, customer_oid=customer_oid)  # raises CustomerNotFound
 
 
 def account_of(session: Session, customer_oid: str, account_id: int) -> BankAccount:
@@ -125,7 +113,7 @@ def statement(
     end = days.end or today()
     start = days.start or days_before(end, STATEMENT_DAYS - 1)
     if start > end:
-        raise StatementRange(start.isoformat(), end.isoformat())
+        raise DateRangeReversed(start.isoformat(), end.isoformat())
     of_account = col(Transaction.account_id) == account_id
     later = session.exec(
         select(func.coalesce(func.sum(col(Transaction.amount)), 0)).where(

@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import synthetic
 from bank.ledger import days_before, today
-from errors import SecurityNotFound, StatementRange
+from errors import DateRangeReversed, SecurityNotFound
 from models import DayRange, PricePoint, SecurityPublic
 
 WALK_START = dt.date(2016, 1, 4)
@@ -118,7 +118,7 @@ def prices(symbol: str, query: DayRange) -> list[PricePoint]:
     end = query.end or today()
     start = query.start or days_before(end, 29)
     if start > end:
-        raise StatementRange(start.isoformat(), end.isoformat())
+        raise DateRangeReversed(start.isoformat(), end.isoformat())
     last = max(today(), ANCHOR_DATE)
     levels, scale = _walk(found, last), _scale(found)
     points = []
