@@ -10,7 +10,7 @@ import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.fixtures import NEW_OID, SAMPLE_OIDS, VALID, LiveServer
+from tests.fixtures import NEW_OID, SAMPLE_OIDS, VALID, LiveServer, on_sqlite_only
 
 OWNER, OTHER = SAMPLE_OIDS[0], SAMPLE_OIDS[4]
 LEDGER_FIELDS = ["account_id", "merchant", "mcc"]
@@ -133,6 +133,7 @@ INVALID_FIELDS: list[dict[str, Any]] = [
 ]
 
 
+@on_sqlite_only  # validation, before any query
 def test_invalid_new_fields_are_400_and_store_nothing(client: TestClient) -> None:
     item = posted(client)
     before = state(client)
@@ -440,6 +441,7 @@ BAD_RANGES: list[dict[str, str]] = [
 ]
 
 
+@on_sqlite_only  # validation, before any query
 def test_statement_with_a_bad_range_is_400(client: TestClient) -> None:
     account_id = new_account(client)
     path = f"/customer/{OWNER}/bank-accounts/{account_id}/statement"

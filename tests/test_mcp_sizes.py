@@ -11,9 +11,11 @@ from mcp_types import TextContent
 
 from mcp_server import build_mcp_server
 from mcp_views import TOOL_RESULT_BYTES
-from tests.fixtures import NEW_OID, VALID, app_database
+from tests.fixtures import NEW_OID, VALID, app_database, on_sqlite_only
 
-pytestmark = pytest.mark.anyio
+# What an agent is shown is cut from the same bytes on either engine (tests/test_documents.py
+# holds the two to the same answers): the sizes are measured on SQLite.
+pytestmark = [pytest.mark.anyio, on_sqlite_only]
 
 TRANSACTIONS = 3_000
 # Long enough text that a page of 1,000 transactions is several times the budget.
