@@ -110,10 +110,7 @@ def statement(
     account = _account(session, customer_oid, account_id)
     if account is None:
         raise ItemNotFound("Bank account", account_id, customer_oid)
-    end = days.end or today()
-    start = days.start or days_before(end, STATEMENT_DAYS - 1)
-    if start > end:
-        raise DateRangeReversed(start.isoformat(), end.isoformat())
+    start, end = days_asked(days)
     of_account = col(Transaction.account_id) == account_id
     later = session.exec(
         select(func.coalesce(func.sum(col(Transaction.amount)), 0)).where(
@@ -144,6 +141,16 @@ def statement(
         closing_balance=Decimal(closing).scaleb(-2),
         transactions=transactions,
     )
+
+
+def days_asked(days: DayRange) -> tuple[dt.date, dt.date]:
+    """The first and last day of a statement or a price series: by default the last
+    STATEMENT_DAYS up to today. DateRangeReversed (400) when the first is after the last."""
+    end = days.end or today()
+    start = days.start or days_before(end, STATEMENT_DAYS - 1)
+    if start > end:
+        raise DateRangeReversed(start.isoformat(), end.isoformat())
+    return start, end
 
 
 def days_before(day: dt.date, days: int) -> dt.date:

@@ -20,8 +20,8 @@ from decimal import Decimal
 from functools import lru_cache
 
 import synthetic
-from bank.ledger import days_before, today
-from errors import DateRangeReversed, SecurityNotFound
+from bank.ledger import days_asked, today
+from errors import SecurityNotFound
 from models import DayRange, PricePoint, SecurityPublic
 
 WALK_START = dt.date(2016, 1, 4)
@@ -115,12 +115,11 @@ def prices(symbol: str, query: DayRange) -> list[PricePoint]:
     """The security's closes from `from` to `to` (inclusive; by default the 30 days up to
     today), oldest first: one a trading day, none before WALK_START nor after today."""
     found = security(symbol)
-    end = query.end or today()
-    start = query.start or days_before(end, 29)
-    if start > end:
-        raise DateRangeReversed(start.isoformat(), end.isoformat())
+    start, end = days_asked(query)
     last = max(today(), ANCHOR_DATE)
-    levels, scale = _walk(found, last), _scale(found)
+    levels = _walk(found, last)
+    # Shifted so that the walk closes at the reference price on ANCHOR_DATE.
+    scale = math.log(found.reference_price) - levels[_index(ANCHOR_DATE)]
     points = []
     day = max(start, WALK_START)
     while day <= min(end, last):
@@ -138,13 +137,9 @@ def _index(day: dt.date) -> int:
 CENT = Decimal("0.01")
 
 
-def _scale(security: Security) -> float:
-    """What the walk's log-levels are shifted by: the reference price on ANCHOR_DATE."""
-    return math.log(security.reference_price) - _walk(security, ANCHOR_DATE)[_index(ANCHOR_DATE)]
-
-
-# One walk per security and last day: about 60 entries of 32 KB at most (doubles, ten years).
-@lru_cache(maxsize=2 * len(SECURITIES))
+# One walk per security, through the last day asked for: 35 entries of about 32 KB (doubles,
+# ten years).
+@lru_cache(maxsize=len(SECURITIES))
 def _walk(security: Security, through: dt.date) -> "array[float]":
     """The walk's log-level on every calendar day from WALK_START through `through` (a day
     without trading keeps the last)."""
