@@ -43,7 +43,9 @@ from psycopg import sql
 PROJECT_DIR = Path(__file__).resolve().parent
 SAMPLE = "550e8400-e29b-41d4-a716-446655440002"
 LARGE_CUSTOMERS = 100_000
-SEED_OPTIONS = ["--seed", "42", "--as-of", "2026-11-01"]
+# A month of history each (about 60 transactions a retail customer) on a fixed sandbox date.
+SEED_OPTIONS = ["--seed", "42", "--months", "1"]
+SANDBOX_START_DATE = "2026-11-02"
 CONNECTIONS = 16
 PARTS = ("repeated", "scale", "reads", "writes", "storm", "race")
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432"
@@ -398,7 +400,8 @@ def seed_customers(database_url: str, customers: int) -> None:
     """Load the samples and `customers` synthetic customers into `database_url` with seed.py."""
     subprocess.run(
         [sys.executable, "seed.py", "--customers", str(customers), *SEED_OPTIONS],
-        cwd=PROJECT_DIR, env={**os.environ, "DATABASE_URL": database_url},
+        cwd=PROJECT_DIR,
+        env={**os.environ, "DATABASE_URL": database_url, "SANDBOX_START_DATE": SANDBOX_START_DATE},
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
 
@@ -419,7 +422,7 @@ def sqlite_large_database(workdir: Path, customers: int) -> Path:
     It is generated under another name and renamed when complete, so an interrupted generation
     is never taken for a finished one.
     """
-    path = workdir / f"large-{customers}.db"
+    path = workdir / f"large-{customers}-{'-'.join(SEED_OPTIONS[2:])}.db"
     if path.exists():
         migrate_to_head(f"sqlite:///{path}")
         return path

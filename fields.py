@@ -284,12 +284,13 @@ ID_COLUMN = BigInteger().with_variant(Integer(), "sqlite")
 NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
 
 
-def customer_fk() -> Any:
-    """The indexed customer_oid foreign key of a per-customer table; deleting the user cascades."""
+def customer_fk(*, index: bool = True) -> Any:
+    """The customer_oid foreign key of a per-customer table, indexed unless another index leads
+    with it; deleting the user cascades."""
     return Field(
         foreign_key="users.customer_oid",
         ondelete="CASCADE",
-        index=True,
+        index=index,
         max_length=36,
         sa_type=OID_COLUMN,
     )

@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_db_engine(settings)
         migrate(engine)
-        seed_if_empty(engine)
+        seed_if_empty(engine, start=settings.SANDBOX_START_DATE)
         app.state.engine = engine
         app.state.database = Database(
             engine,

@@ -338,7 +338,7 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
 
         async def closes() -> AgentPrices:
             days = DayRange.model_validate({"from": from_date, "to": to_date})
-            return agent_prices(market.prices(symbol, days))
+            return agent_prices(await database().read(market.prices, symbol=symbol, query=days))
 
         return await answer(closes)
 
@@ -493,7 +493,7 @@ def serve_stdio(settings: Settings) -> None:
     """Serve the MCP server over stdio against the database at DATABASE_URL."""
     engine = create_db_engine(settings)
     migrate(engine)
-    seed_if_empty(engine)
+    seed_if_empty(engine, start=settings.SANDBOX_START_DATE)
     database = Database(
         engine,
         write_queue_timeout=settings.WRITE_QUEUE_TIMEOUT_SECONDS,

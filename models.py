@@ -305,7 +305,8 @@ class Transaction(TransactionBase, table=True):
         NEVER_REUSE_IDS,
     )
     id: int | None = Field(default=None, primary_key=True, sa_type=ID_COLUMN)
-    customer_oid: str = customer_fk()
+    # Found by ix_transactions_customer_date_id, which leads with it.
+    customer_oid: str = customer_fk(index=False)
     # Deleting the account keeps its transactions, of no account from then on. Indexed: a
     # deleted account's transactions are found by it, and so is a statement's.
     account_id: int | None = Field(
@@ -530,6 +531,18 @@ class CustomerVersion(SQLModel, table=True):
         sa_type=OID_COLUMN,
     )
     version: int = Field(sa_type=BigInteger)
+
+
+# --- The sandbox ----------------------------------------------------------------------------
+
+
+class SandboxClock(SQLModel, table=True):
+    """The sandbox's date: its today, set on the first start (SANDBOX_START_DATE, or the real
+    date in UTC) and kept in the database, so that histories and statements agree on it."""
+
+    __tablename__ = "sandbox_clock"
+    id: int = Field(default=1, primary_key=True)
+    today: dt.date
 
 
 # --- Lists and pages ------------------------------------------------------------------------

@@ -1,22 +1,22 @@
-"""Drop every table at DATABASE_URL, recreate the schema and reload the five sample customers."""
+"""Drop every table at DATABASE_URL, recreate the schema and reload the five sample customers.
 
-from sqlmodel import Session
+The sandbox's clock starts again too: at SANDBOX_START_DATE, or the real date.
+"""
 
 from db import create_db_engine, reset_schema
-from seed import load_samples
+from seed import SAMPLE_CUSTOMERS, seed_if_empty
 from settings import get_settings
 
 
 def reset_database() -> str:
-    engine = create_db_engine(get_settings())
+    settings = get_settings()
+    engine = create_db_engine(settings)
     try:
         reset_schema(engine)
-        with Session(engine) as session:
-            customers = load_samples(session)
-            session.commit()
+        seed_if_empty(engine, start=settings.SANDBOX_START_DATE)
         return (
             f"Reset {engine.url!r}: dropped all tables, migrated the schema to head "
-            f"and loaded {customers} sample customers"
+            f"and loaded {len(SAMPLE_CUSTOMERS)} sample customers"
         )
     finally:
         engine.dispose()

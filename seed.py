@@ -7,32 +7,34 @@ DATABASE_URL. The app does the same on its first start.
 import argparse
 import datetime as dt
 import logging
+import random
 import time
+import uuid
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, select
 
+import activity
+from activity import Account, Calendar, Customer, Holding, Prices
+from bank.clock import start_clock
+from bank.money import as_cents
 from db import take_setup_lock, write_engine
 from models import (
     AccountType,
-    Asset,
     AssetType,
-    BankAccount,
     Currency,
     DerivativeStatus,
-    DerivativeTransaction,
     DerivativeType,
     Institution,
     InstitutionType,
     OptionType,
     Side,
-    Spending,
-    Transaction,
-    TransactionType,
     User,
 )
+from synthetic import Batch, write_batch
 
 logger = logging.getLogger(__name__)
 
@@ -49,79 +51,50 @@ INSTITUTIONS = [
 ]
 
 D = Decimal
-T = TransactionType
+SAMPLE_DAY = dt.date(2026, 11, 2)  # the day the derivatives' dates below are written for
 
 
 def day(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
-# Each customer: assets (type, symbol, quantity, value, cost, currency), accounts (number, type,
-# balance, currency, iban, institution), transactions (date, amount, description, category, type,
-# symbol), spending (month, category, amount) and derivatives.
+# Each customer: a persona and monthly income (activity.py) and who pays it; accounts (number,
+# type, balance today, currency, iban, institution); holdings (type, symbol, quantity,
+# currency); derivatives. Their transactions, spending, cost bases and values are generated: a
+# year of history up to the sandbox's today (activity.py), the same for the same today.
 SAMPLE_CUSTOMERS: list[dict[str, Any]] = [
     {
         "customer_oid": "550e8400-e29b-41d4-a716-446655440001",
         "name": "John Doe",
-        "assets": [
-            (AssetType.STOCK, "AAPL", 100, D("15000.00"), D("12000.00"), Currency.USD),
-            (AssetType.ETF, "VTI", 50, D("11250.00"), D("10400.00"), Currency.USD),
-            (AssetType.BOND, "US10Y", 20, D("19600.00"), D("20000.00"), Currency.USD),
-        ],
+        "persona": "balanced",
+        "income": D("6500.00"),
+        "payer": "Northwind Traders",
         "accounts": [
             ("ACC-001", AccountType.CHECKING, D("25000.00"), Currency.USD, None, FIRST_NATIONAL),
             ("ACC-002", AccountType.SAVINGS, D("40000.00"), Currency.USD, None, FIRST_NATIONAL),
         ],
-        "transactions": [
-            ("2026-09-01", D("6500.00"), "Salary September", "income", T.DEPOSIT, None),
-            ("2026-09-05", D("-1800.00"), "Rent September", "housing", T.PAYMENT, None),
-            ("2026-09-12", D("-3000.00"), "Buy 20 AAPL", "investment", T.BUY, "AAPL"),
-            ("2026-09-30", D("42.50"), "AAPL dividend", "investment", T.DIVIDEND, "AAPL"),
-            ("2026-10-01", D("6500.00"), "Salary October", "income", T.DEPOSIT, None),
-            ("2026-10-05", D("-1800.00"), "Rent October", "housing", T.PAYMENT, None),
-            ("2026-10-15", D("-2000.00"), "Transfer to savings", "savings", T.TRANSFER, None),
-            ("2026-10-31", D("-4.99"), "Account fee", "fees", T.FEE, None),
-        ],
-        "spending": [
-            ("2026-09", "groceries", D("620.40")),
-            ("2026-09", "dining", D("310.25")),
-            ("2026-09", "transport", D("145.00")),
-            ("2026-09", "utilities", D("210.80")),
-            ("2026-10", "groceries", D("588.10")),
-            ("2026-10", "dining", D("275.60")),
-            ("2026-10", "transport", D("160.00")),
-            ("2026-10", "entertainment", D("120.00")),
+        "holdings": [
+            (AssetType.STOCK, "AAPL", D(100), Currency.USD),
+            (AssetType.ETF, "VTI", D(50), Currency.USD),
+            (AssetType.BOND, "US10Y", D(20), Currency.USD),
         ],
         "derivatives": [],
     },
     {
         "customer_oid": "550e8400-e29b-41d4-a716-446655440002",
         "name": "Jane Smith",
-        "assets": [
-            (AssetType.STOCK, "TSLA", 40, D("9600.00"), D("11200.00"), Currency.USD),
-            (AssetType.STOCK, "NVDA", 60, D("10800.00"), D("4200.00"), Currency.USD),
-            (AssetType.CRYPTO, "BTC", 0.5, D("34000.00"), D("21000.00"), Currency.USD),
-            (AssetType.CRYPTO, "ETH", 4, D("12400.00"), D("9600.00"), Currency.USD),
-        ],
+        "persona": "aggressive",
+        "income": D("9000.00"),
+        "payer": "Lighthouse Media",
         "accounts": [
             ("ACC-101", AccountType.CHECKING, D("8200.55"), Currency.USD, None, FIRST_NATIONAL),
             ("BRK-101", AccountType.BROKERAGE, D("15400.00"), Currency.USD, None, SUMMIT),
         ],
-        "transactions": [
-            ("2026-09-02", D("9000.00"), "Consulting invoice 114", "income", T.DEPOSIT, None),
-            ("2026-09-08", D("-4200.00"), "Buy 30 NVDA", "investment", T.BUY, "NVDA"),
-            ("2026-09-21", D("3100.00"), "Sell 10 TSLA", "investment", T.SELL, "TSLA"),
-            ("2026-10-03", D("9000.00"), "Consulting invoice 121", "income", T.DEPOSIT, None),
-            ("2026-10-09", D("-5000.00"), "Buy 0.1 BTC", "investment", T.BUY, "BTC"),
-            ("2026-10-20", D("-19.95"), "Options commission", "fees", T.FEE, None),
-        ],
-        "spending": [
-            ("2026-09", "travel", D("1450.00")),
-            ("2026-09", "dining", D("540.75")),
-            ("2026-09", "shopping", D("890.20")),
-            ("2026-10", "travel", D("320.00")),
-            ("2026-10", "dining", D("610.30")),
-            ("2026-10", "shopping", D("415.99")),
+        "holdings": [
+            (AssetType.STOCK, "TSLA", D(40), Currency.USD),
+            (AssetType.STOCK, "NVDA", D(60), Currency.USD),
+            (AssetType.CRYPTO, "BTC", D("0.5"), Currency.USD),
+            (AssetType.CRYPTO, "ETH", D(4), Currency.USD),
         ],
         "derivatives": [
             (
@@ -166,51 +139,31 @@ SAMPLE_CUSTOMERS: list[dict[str, Any]] = [
                 DerivativeStatus.EXPIRED,
                 GLOBAL_EXCHANGE,
             ),
-        ],
+        ],  # fmt: skip
     },
     {
         "customer_oid": "550e8400-e29b-41d4-a716-446655440003",
         "name": "Robert Johnson",
-        "assets": [
-            (AssetType.BOND, "MUNI-NY-2031", 50, D("48500.00"), D("50000.00"), Currency.USD),
-            (AssetType.MUTUAL_FUND, "VWELX", 300, D("13200.00"), D("11900.00"), Currency.USD),
-            (AssetType.CASH, "MMF-USD", 10000, D("10000.00"), D("10000.00"), Currency.USD),
-        ],
+        "persona": "conservative",
+        "income": D("2400.00"),
+        "payer": "State Retirement System",
         "accounts": [
             ("ACC-201", AccountType.SAVINGS, D("120000.00"), Currency.USD, None, FIRST_NATIONAL),
             ("RET-201", AccountType.RETIREMENT, D("310500.00"), Currency.USD, None, SUMMIT),
         ],
-        "transactions": [
-            ("2026-09-01", D("2400.00"), "Pension September", "income", T.DEPOSIT, None),
-            ("2026-09-15", D("625.00"), "Bond coupon", "investment", T.INTEREST, "MUNI-NY-2031"),
-            ("2026-09-20", D("-950.00"), "Property tax", "taxes", T.PAYMENT, None),
-            ("2026-10-01", D("2400.00"), "Pension October", "income", T.DEPOSIT, None),
-            ("2026-10-10", D("-1500.00"), "Cash withdrawal", "cash", T.WITHDRAWAL, None),
-        ],
-        "spending": [
-            ("2026-09", "healthcare", D("380.00")),
-            ("2026-09", "groceries", D("410.35")),
-            ("2026-10", "healthcare", D("220.00")),
-            ("2026-10", "groceries", D("395.10")),
-            ("2026-10", "gifts", D("150.00")),
+        "holdings": [
+            (AssetType.BOND, "MUNI-NY-2031", D(50), Currency.USD),
+            (AssetType.MUTUAL_FUND, "VWELX", D(300), Currency.USD),
+            (AssetType.CASH, "MMF-USD", D(10000), Currency.USD),
         ],
         "derivatives": [],
     },
     {
         "customer_oid": "550e8400-e29b-41d4-a716-446655440004",
         "name": "ABC Corporation",
-        "assets": [
-            (AssetType.BOND, "UST-2Y", 500, D("492000.00"), D("495000.00"), Currency.USD),
-            (AssetType.COMMODITY, "XAU", 100, D("265000.00"), D("198000.00"), Currency.USD),
-            (
-                AssetType.REAL_ESTATE,
-                "HQ-BUILDING",
-                1,
-                D("2400000.00"),
-                D("1850000.00"),
-                Currency.USD,
-            ),
-        ],
+        "persona": "corporate",
+        "income": D("440000.00"),
+        "payer": "",
         "accounts": [
             ("BUS-301", AccountType.BUSINESS, D("1250000.00"), Currency.USD, None, FIRST_NATIONAL),
             (
@@ -229,22 +182,11 @@ SAMPLE_CUSTOMERS: list[dict[str, Any]] = [
                 "DE89370400440532013000",
                 FIRST_NATIONAL,
             ),
-        ],
-        "transactions": [
-            ("2026-09-05", D("420000.00"), "Customer receipts", "revenue", T.DEPOSIT, None),
-            ("2026-09-25", D("-310000.00"), "Payroll September", "payroll", T.PAYMENT, None),
-            ("2026-09-28", D("-45000.00"), "Supplier invoice 7781", "suppliers", T.PAYMENT, None),
-            ("2026-10-05", D("455000.00"), "Customer receipts", "revenue", T.DEPOSIT, None),
-            ("2026-10-25", D("-312500.00"), "Payroll October", "payroll", T.PAYMENT, None),
-            ("2026-10-30", D("-250.00"), "Wire fees", "fees", T.FEE, None),
-        ],
-        "spending": [
-            ("2026-09", "payroll", D("310000.00")),
-            ("2026-09", "suppliers", D("45000.00")),
-            ("2026-09", "office", D("12500.00")),
-            ("2026-10", "payroll", D("312500.00")),
-            ("2026-10", "suppliers", D("38000.00")),
-            ("2026-10", "office", D("11900.00")),
+        ],  # fmt: skip
+        "holdings": [
+            (AssetType.BOND, "UST-2Y", D(500), Currency.USD),
+            (AssetType.COMMODITY, "XAU", D(100), Currency.USD),
+            (AssetType.REAL_ESTATE, "HQ-BUILDING", D(1), Currency.USD),
         ],
         "derivatives": [
             (
@@ -275,17 +217,14 @@ SAMPLE_CUSTOMERS: list[dict[str, Any]] = [
                 DerivativeStatus.OPEN,
                 FIRST_NATIONAL,
             ),
-        ],
+        ],  # fmt: skip
     },
     {
         "customer_oid": "550e8400-e29b-41d4-a716-446655440005",
         "name": "Michael Chen",
-        "assets": [
-            (AssetType.STOCK, "MSFT", 80, D("33600.00"), D("24000.00"), Currency.USD),
-            (AssetType.STOCK, "ASML", 15, D("10500.00"), D("9750.00"), Currency.EUR),
-            (AssetType.REAL_ESTATE, "VNQ", 120, D("10800.00"), D("11400.00"), Currency.USD),
-            (AssetType.CRYPTO, "SOL", 50, D("7250.00"), None, Currency.USD),
-        ],
+        "persona": "private_banking",
+        "income": D("14000.00"),
+        "payer": "Hooli",
         "accounts": [
             ("ACC-501", AccountType.CHECKING, D("18750.25"), Currency.USD, None, FIRST_NATIONAL),
             (
@@ -305,22 +244,12 @@ SAMPLE_CUSTOMERS: list[dict[str, Any]] = [
                 FIRST_NATIONAL,
             ),
             ("BRK-501", AccountType.BROKERAGE, D("9100.00"), Currency.USD, None, SUMMIT),
-        ],
-        "transactions": [
-            ("2026-09-01", D("14000.00"), "Salary September", "income", T.DEPOSIT, None),
-            ("2026-09-14", D("-8000.00"), "Buy 20 MSFT", "investment", T.BUY, "MSFT"),
-            ("2026-09-30", D("-5000.00"), "Transfer to EUR savings", "savings", T.TRANSFER, None),
-            ("2026-10-01", D("14000.00"), "Salary October", "income", T.DEPOSIT, None),
-            ("2026-10-12", D("66.00"), "MSFT dividend", "investment", T.DIVIDEND, "MSFT"),
-            ("2026-10-22", D("-2200.00"), "School fees", "education", T.PAYMENT, None),
-        ],
-        "spending": [
-            ("2026-09", "education", D("2200.00")),
-            ("2026-09", "dining", D("480.00")),
-            ("2026-09", "travel", D("2100.00")),
-            ("2026-10", "education", D("2200.00")),
-            ("2026-10", "dining", D("515.45")),
-            ("2026-10", "groceries", D("690.20")),
+        ],  # fmt: skip
+        "holdings": [
+            (AssetType.STOCK, "MSFT", D(80), Currency.USD),
+            (AssetType.STOCK, "ASML", D(15), Currency.EUR),
+            (AssetType.REAL_ESTATE, "VNQ", D(120), Currency.USD),
+            (AssetType.CRYPTO, "SOL", D(50), Currency.USD),
         ],
         "derivatives": [
             (
@@ -337,110 +266,80 @@ SAMPLE_CUSTOMERS: list[dict[str, Any]] = [
                 DerivativeStatus.OPEN,
                 GLOBAL_EXCHANGE,
             ),
-        ],
+        ],  # fmt: skip
     },
 ]
+SAMPLE_MONTHS = 12
 
 
-def sample_rows(institution_ids: dict[str, int]) -> list[SQLModel]:
-    """Fresh, unsaved portfolio rows of the five sample customers (the users come first)."""
-    rows: list[SQLModel] = []
-    for customer in SAMPLE_CUSTOMERS:
-        oid = customer["customer_oid"]
-        for asset_type, symbol, quantity, value, cost, currency in customer["assets"]:
-            rows.append(
-                Asset(
-                    customer_oid=oid,
-                    asset_type=asset_type,
-                    symbol=symbol,
-                    quantity=quantity,
-                    current_value=value,
-                    cost_basis=cost,
-                    currency=currency,
-                )
-            )
-        for number, account_type, balance, currency, iban, bank in customer["accounts"]:
-            rows.append(
-                BankAccount(
-                    customer_oid=oid,
-                    account_number=number,
-                    account_type=account_type,
-                    balance=balance,
-                    currency=currency,
-                    iban=iban,
-                    institution_id=institution_ids[bank],
-                )
-            )
-        for date, amount, description, category, kind, symbol in customer["transactions"]:
-            rows.append(
-                Transaction(
-                    customer_oid=oid,
-                    date=day(date),
-                    amount=amount,
-                    description=description,
-                    category=category,
-                    type=kind,
-                    symbol=symbol,
-                )
-            )
-        for month, category, amount in customer["spending"]:
-            rows.append(Spending(customer_oid=oid, month=month, category=category, amount=amount))
-        for (
-            kind,
-            option_type,
-            side,
-            underlying,
-            quantity,
-            strike,
-            premium,
-            expiration,
-            execution,
-            strategy,
-            status,
-            counterparty,
-        ) in customer["derivatives"]:
-            rows.append(
-                DerivativeTransaction(
-                    customer_oid=oid,
-                    type=kind,
-                    option_type=option_type,
-                    side=side,
-                    underlying=underlying,
-                    quantity=quantity,
-                    strike_price=strike,
-                    premium=premium,
-                    expiration_date=day(expiration),
-                    execution_date=day(execution),
-                    strategy=strategy,
-                    status=status,
-                    counterparty=counterparty,
-                )
-            )
-    return rows
+@cache
+def sample_batch(today: dt.date, institution_ids: tuple[tuple[str, int], ...]) -> Batch:
+    """The rows of the five sample customers, their history ending on `today` (the same for
+    the same day: a test's reset makes them anew in milliseconds). Derivatives keep their
+    place in time: their dates move with `today`."""
+    ids = dict(institution_ids)
+    calendar = Calendar(today, SAMPLE_MONTHS)
+    prices = Prices(calendar)
+    shift = today - SAMPLE_DAY
+    batch = Batch()
+    for sample in SAMPLE_CUSTOMERS:
+        oid = sample["customer_oid"]
+        accounts = [
+            Account(kind.value, currency.value, number, iban, as_cents(balance))
+            for number, kind, balance, currency, iban, _ in sample["accounts"]
+        ]
+        holdings = []
+        for asset_type, symbol, quantity, currency in sample["holdings"]:
+            scale = activity.QUANTITY_SCALE.get(asset_type.value, 1)
+            holdings.append(Holding(asset_type.value, symbol, int(quantity * scale), currency))
+        customer = Customer(
+            oid=oid,
+            persona=sample["persona"],
+            income_cents=as_cents(sample["income"]),
+            payer=sample["payer"],
+            accounts=accounts,
+            holdings=holdings,
+        )
+        rng = random.Random(uuid.UUID(oid).int)
+        base = len(batch.rows["bank_accounts"])
+        history = activity.history(customer, rng, calendar, prices, account_base=base)
+        batch.add(customer, sample["name"], history, [ids[a[5]] for a in sample["accounts"]])
+        for (kind, option_type, side, underlying, quantity, strike, premium, expiration,
+             execution, strategy, status, counterparty) in sample["derivatives"]:  # fmt: skip
+            batch.rows["derivative_transactions"].append((
+                oid, kind.value, option_type and option_type.value, side.value, underlying,
+                float(quantity), as_cents(strike), premium and as_cents(premium),
+                (day(expiration) + shift).isoformat(), (day(execution) + shift).isoformat(),
+                strategy, status.value, counterparty, "USD",
+            ))  # fmt: skip
+    return batch
 
 
-def load_samples(session: Session) -> int:
-    """Add the institutions and the sample customers to the session; returns the customer count."""
+def load_samples(session: Session, today: dt.date) -> int:
+    """Add the institutions and the sample customers in the session's transaction; returns the
+    customer count."""
     institutions = [Institution(name=n, routing_number=r, type=t) for n, r, t in INSTITUTIONS]
     session.add_all(institutions)
-    session.add_all(User(customer_oid=c["customer_oid"], name=c["name"]) for c in SAMPLE_CUSTOMERS)
-    # The tables declare no ORM relationships, so the parents are flushed before their children.
     session.flush()
-    session.add_all(sample_rows({i.name: i.id for i in institutions if i.id is not None}))
+    ids = tuple((i.name, i.id) for i in institutions if i.id is not None)
+    write_batch(session.connection(), sample_batch(today, ids))
     return len(SAMPLE_CUSTOMERS)
 
 
-def seed_if_empty(engine: Engine) -> bool:
-    """Load the samples into a database that holds no customers and no institutions."""
+def seed_if_empty(engine: Engine, *, start: dt.date | None = None) -> bool:
+    """Start the sandbox's clock (at `start`, or the real date) if it has not started, and load
+    the samples into a database that holds no customers and no institutions."""
     with Session(write_engine(engine)) as session:
         # Workers starting together take turns here; the second finds the first one's rows.
         take_setup_lock(session.connection())
+        today = start_clock(session, start)
         if (
             session.exec(select(User).limit(1)).first()
             or session.exec(select(Institution).limit(1)).first()
         ):
+            session.commit()
             return False
-        load_samples(session)
+        load_samples(session, today)
         session.commit()
     logger.info("Loaded %d sample customers into an empty database", len(SAMPLE_CUSTOMERS))
     return True
@@ -449,7 +348,8 @@ def seed_if_empty(engine: Engine) -> bool:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Load the five sample customers into an empty database at DATABASE_URL, "
-        "and optionally add N synthetic ones."
+        "and optionally add N synthetic ones. Histories end on the sandbox's today "
+        "(SANDBOX_START_DATE on a new database, else the real date)."
     )
     parser.add_argument(
         "--customers", type=int, default=0, metavar="N", help="synthetic customers to add"
@@ -458,41 +358,50 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--seed", type=int, default=0, help="random seed: the same seed gives the same rows"
     )
     parser.add_argument(
-        "--as-of",
-        type=dt.date.fromisoformat,
-        default=dt.date.today(),
-        metavar="YYYY-MM-DD",
-        help="the day the generated year of history ends (default: today)",
+        "--months",
+        type=int,
+        default=12,
+        metavar="M",
+        help="months of history before the sandbox's today (default 12)",
     )
     args = parser.parse_args(argv)
     if args.customers < 0:
         parser.error("--customers must be 0 or more")
+    if not 1 <= args.months <= 120:
+        parser.error("--months must be from 1 to 120")
     return args
 
 
 def main(argv: list[str] | None = None) -> None:
+    from bank.clock import today as sandbox_today
     from db import create_db_engine, migrate
     from settings import get_settings
     from synthetic import add_synthetic_customers
 
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    engine = create_db_engine(get_settings())
+    settings = get_settings()
+    # Without SQLite's memory map: writing gains nothing from it, and the process's memory is
+    # then its own (a map of the file it wrote would count in its RSS).
+    engine = create_db_engine(settings.model_copy(update={"SQLITE_MMAP_MB": 0}))
     try:
         migrate(engine)
-        if seed_if_empty(engine):
+        if seed_if_empty(engine, start=settings.SANDBOX_START_DATE):
             print(f"Loaded {len(SAMPLE_CUSTOMERS)} sample customers into {engine.url!r}")
         elif not args.customers:
             print(f"{engine.url!r} already holds data; nothing was added")
         if args.customers:
+            with Session(engine) as session:
+                today = sandbox_today(session)
             started = time.monotonic()
             customers, rows = add_synthetic_customers(
-                engine, count=args.customers, seed=args.seed, as_of=args.as_of
+                engine, count=args.customers, seed=args.seed, today=today, months=args.months
             )
             seconds = time.monotonic() - started
             print(
                 f"Added {customers:,} synthetic customers ({rows:,} rows, seed {args.seed}, "
-                f"as of {args.as_of}) in {seconds:.1f} s: {rows / max(seconds, 1e-9):,.0f} rows/s"
+                f"{args.months} months to {today}) in {seconds:.1f} s: "
+                f"{rows / max(seconds, 1e-9):,.0f} rows/s"
             )
     finally:
         engine.dispose()

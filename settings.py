@@ -1,5 +1,6 @@
 """Every setting the service reads, in one pydantic-settings object (environment or `.env`)."""
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -73,6 +74,9 @@ class Settings(BaseSettings):
     SHUTDOWN_TIMEOUT_SECONDS: int = Field(default=30, ge=1)
     # Memory per server process for the response cache (response_cache.py); 0: none.
     RESPONSE_CACHE_MB: int = Field(default=64, ge=0)
+    # The sandbox's today on its first start (YYYY-MM-DD): the day generated histories end on,
+    # for reproducible data. Unset: the real date in UTC. Kept in the database from then on.
+    SANDBOX_START_DATE: dt.date | None = None
 
     @field_validator("DATABASE_URL")
     @classmethod

@@ -13,6 +13,7 @@ from typing import Any, cast
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
+from bank.clock import today
 from bank.customers import get_customer
 from bank.money import as_cents
 from errors import (
@@ -29,7 +30,6 @@ from models import (
     BankAccount,
     Currency,
     DayRange,
-    StatementTransaction,
     Transaction,
     TransactionPublic,
 )
@@ -95,11 +95,6 @@ def post(session: Session, account_id: int | None, amount: Decimal) -> None:
     session.expire_all()
 
 
-def today() -> dt.date:
-    """The bank's today: the date in UTC."""
-    return dt.datetime.now(dt.UTC).date()
-
-
 def statement(
     session: Session, /, *, customer_oid: str, account_id: int, days: DayRange
 ) -> AccountStatement:
@@ -110,15 +105,19 @@ def statement(
     account = _account(session, customer_oid, account_id)
     if account is None:
         raise ItemNotFound("Bank account", account_id, customer_oid)
-    start, end = days_asked(days)
+    start, end = days_asked(days, today(session))
     of_account = col(Transaction.account_id) == account_id
     later = session.exec(
         select(func.coalesce(func.sum(col(Transaction.amount)), 0)).where(
             of_account, col(Transaction.date) > end
         )
     ).one()
-    rows = session.exec(
-        select(Transaction)
+    # Plain rows, not ORM objects, and one validation of the whole answer: a year of an
+    # account (600 rows) took 30 ms as objects validated one by one, 8 ms so.
+    table = cast(Any, Transaction).__table__
+    columns = [table.c[name] for name in TransactionPublic.model_fields]
+    rows = session.execute(
+        select(*columns)
         .where(of_account, col(Transaction.date) >= start, col(Transaction.date) <= end)
         .order_by(col(Transaction.date), col(Transaction.id))
     ).all()
@@ -128,25 +127,24 @@ def statement(
     transactions = []
     for row in rows:
         running += as_cents(row.amount)
-        public = TransactionPublic.model_validate(row).model_dump()
-        transactions.append(
-            StatementTransaction(**public, running_balance=Decimal(running).scaleb(-2))
-        )
-    return AccountStatement(
-        account_id=account_id,
-        currency=account.currency,
-        start=start,
-        end=end,
-        opening_balance=Decimal(opening).scaleb(-2),
-        closing_balance=Decimal(closing).scaleb(-2),
-        transactions=transactions,
+        transactions.append({**row._mapping, "running_balance": Decimal(running).scaleb(-2)})
+    return AccountStatement.model_validate(
+        {
+            "account_id": account_id,
+            "currency": account.currency,
+            "from": start,
+            "to": end,
+            "opening_balance": Decimal(opening).scaleb(-2),
+            "closing_balance": Decimal(closing).scaleb(-2),
+            "transactions": transactions,
+        }
     )
 
 
-def days_asked(days: DayRange) -> tuple[dt.date, dt.date]:
+def days_asked(days: DayRange, today: dt.date) -> tuple[dt.date, dt.date]:
     """The first and last day of a statement or a price series: by default the last
     STATEMENT_DAYS up to today. DateRangeReversed (400) when the first is after the last."""
-    end = days.end or today()
+    end = days.end or today
     start = days.start or days_before(end, STATEMENT_DAYS - 1)
     if start > end:
         raise DateRangeReversed(start.isoformat(), end.isoformat())

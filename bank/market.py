@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
-import synthetic
-from bank.ledger import days_asked, today
+from sqlmodel import Session
+
+from bank.clock import today
+from bank.ledger import days_asked
 from errors import SecurityNotFound
 from models import DayRange, PricePoint, SecurityPublic
 
@@ -39,6 +41,20 @@ WALKS: dict[str, tuple[float, float]] = {
     "real_estate": (0.05, 0.12),
     "cash": (0.0, 0.0),
 }
+# What synthetic customers hold: (symbol, price range in whole currency units) per asset type.
+# A security closes at the middle of its range on ANCHOR_DATE.
+PRICE_RANGES: dict[str, list[tuple[str, int, int]]] = {
+    "stock": [("AAPL", 170, 240), ("MSFT", 330, 460), ("NVDA", 90, 190), ("AMZN", 140, 230),
+              ("GOOGL", 130, 200), ("JPM", 180, 260), ("KO", 55, 75), ("TSLA", 160, 420)],
+    "etf": [("VTI", 220, 300), ("SPY", 480, 620), ("QQQ", 400, 540), ("VXUS", 55, 70)],
+    "bond": [("US10Y", 95, 102), ("US2Y", 98, 101), ("MUNI-CA", 96, 104), ("CORP-IG", 92, 103)],
+    "mutual_fund": [("VWELX", 38, 46), ("FXAIX", 170, 220), ("VBTLX", 9, 11)],
+    "crypto": [("BTC", 55_000, 110_000), ("ETH", 2_200, 4_200), ("SOL", 120, 260)],
+    "commodity": [("XAU", 2_300, 2_900), ("XAG", 27, 36)],
+    "real_estate": [("VNQ", 80, 100), ("O", 50, 62)],
+    "cash": [("MMF-USD", 1, 1)],
+}  # fmt: skip
+FOREIGN_STOCKS = [("ASML", 600, 900, "EUR"), ("NESN", 80, 110, "CHF"), ("SHEL", 24, 30, "GBP")]
 BENCHMARK = "SPX"
 NAMES = {
     "AAPL": "Apple Inc.", "MSFT": "Microsoft Corporation", "NVDA": "NVIDIA Corporation",
@@ -70,12 +86,12 @@ def _catalogue() -> dict[str, Security]:
     """Every symbol a sample or synthetic customer holds, and the benchmark index."""
     found = {
         symbol: Security(symbol, asset_type, "USD", (low + high) / 2)
-        for asset_type, listed in synthetic.SECURITIES.items()
+        for asset_type, listed in PRICE_RANGES.items()
         for symbol, low, high in listed
     }
     found |= {
         symbol: Security(symbol, "stock", currency, (low + high) / 2)
-        for symbol, low, high, currency in synthetic.FOREIGN_STOCKS
+        for symbol, low, high, currency in FOREIGN_STOCKS
     }
     # Held by sample customers only (seed.py).
     found |= {
@@ -111,12 +127,12 @@ def trades_on(security: Security, day: dt.date) -> bool:
     return security.asset_type == "crypto" or day.weekday() < 5
 
 
-def prices(symbol: str, query: DayRange) -> list[PricePoint]:
+def prices(session: Session, /, *, symbol: str, query: DayRange) -> list[PricePoint]:
     """The security's closes from `from` to `to` (inclusive; by default the 30 days up to
     today), oldest first: one a trading day, none before WALK_START nor after today."""
     found = security(symbol)
-    start, end = days_asked(query)
-    last = max(today(), ANCHOR_DATE)
+    start, end = days_asked(query, today(session))
+    last = max(today(session), ANCHOR_DATE)
     levels = _walk(found, last)
     # Shifted so that the walk closes at the reference price on ANCHOR_DATE.
     scale = math.log(found.reference_price) - levels[_index(ANCHOR_DATE)]
@@ -124,10 +140,25 @@ def prices(symbol: str, query: DayRange) -> list[PricePoint]:
     day = max(start, WALK_START)
     while day <= min(end, last):
         if trades_on(found, day):
-            close = Decimal(math.exp(levels[_index(day)] + scale)).quantize(CENT)
-            points.append(PricePoint(date=day, close=close))
+            points.append(PricePoint(date=day, close=_close(levels[_index(day)], scale)))
         day += dt.timedelta(days=1)
     return points
+
+
+def daily_closes_cents(symbol: str, start: dt.date, end: dt.date) -> list[int]:
+    """The security's close in cents on every calendar day from `start` through `end`: on a
+    day without trading, the last close before it (as GET .../prices ends)."""
+    found = SECURITIES[symbol]
+    levels = _walk(found, max(end, ANCHOR_DATE))
+    scale = math.log(found.reference_price) - levels[_index(ANCHOR_DATE)]
+    return [
+        int(_close(levels[_index(start + dt.timedelta(days=n))], scale) * 100)
+        for n in range((end - start).days + 1)
+    ]
+
+
+def _close(level: float, scale: float) -> Decimal:
+    return Decimal(math.exp(level + scale)).quantize(CENT)
 
 
 def _index(day: dt.date) -> int:

@@ -16,14 +16,13 @@ from typing import Literal
 from sqlmodel import Session, col, select
 
 from bank import market
+from bank.clock import today
 from bank.customers import get_customer
-from bank.ledger import today
 from bank.money import to_reporting_cents
 from models import (
     REPORTING_CURRENCY,
     Asset,
     BenchmarkReturn,
-    DayRange,
     HoldingPerformance,
     Performance,
     PerformanceValue,
@@ -39,7 +38,7 @@ def performance(session: Session, /, *, customer_oid: str, period: Period) -> Pe
     assets = session.exec(
         select(Asset).where(col(Asset.customer_oid) == customer_oid).order_by(col(Asset.id))
     ).all()
-    end = today()
+    end = today(session)
     start = (
         dt.date(end.year, 1, 1) if period == "YTD" else _months_before(end, PERIOD_MONTHS[period])
     )
@@ -91,15 +90,12 @@ def _holding_values(symbol: str, quantity: Decimal, days: Sequence[dt.date]) -> 
     found = market.SECURITIES.get(symbol.upper())
     if found is None or not days:
         return None if found is None else []
-    closes = {
-        point.date: point.close
-        for point in market.prices(
-            found.symbol, DayRange.model_validate({"from": days[0], "to": days[-1]})
-        )
-    }
+    closes = market.daily_closes_cents(found.symbol, days[0], days[-1])
+    first = days[0]
     values = []
     for day in days:
-        cents = int((quantity * closes[day] * 100).to_integral_value(ROUND_HALF_EVEN))
+        close = closes[(day - first).days]
+        cents = int((quantity * close).to_integral_value(ROUND_HALF_EVEN))
         values.append(to_reporting_cents(cents, found.currency))
     return values
 

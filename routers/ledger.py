@@ -22,7 +22,7 @@ AccountId = Annotated[int, Path(ge=1, le=MAX_ID, description="The bank account's
     summary="A bank account's statement",
     description=(
         "The account's transactions dated from `from` to `to` (inclusive; by default the 30 "
-        "days up to today, UTC), oldest first, each with the balance after it. "
+        "days up to the sandbox's today), oldest first, each with the balance after it. "
         "`opening_balance` plus the amounts is `closing_balance`, to the cent; the closing "
         "balance is the account's balance less what is dated after `to`. 400 when `from` is "
         "after `to`; 404 for an account that is not the customer's."

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from bank import market
+from db import DatabaseDep
 from models import DayRange, PricePoint, SecurityPublic
 from openapi import error_responses
 
@@ -29,11 +30,14 @@ async def list_securities() -> list[SecurityPublic]:
     summary="A security's daily closes",
     description=(
         "One close per trading day (business days; every day for crypto) from `from` to `to` "
-        "(inclusive; by default the 30 days up to today, UTC), oldest first, none after today. "
-        "From a seeded random walk: the same request gives the same answer. 400 when `from` is "
+        "(inclusive; by default the 30 days up to the sandbox's today), oldest first, none "
+        "after it. From a seeded random walk: the same request gives the same answer. "
+        "400 when `from` is "
         "after `to`; 404 for an unknown symbol."
     ),
     responses=error_responses(400, 404),
 )
-async def get_prices(symbol: Symbol, days: Annotated[DayRange, Query()]) -> list[PricePoint]:
-    return market.prices(symbol, days)
+async def get_prices(
+    symbol: Symbol, days: Annotated[DayRange, Query()], db: DatabaseDep
+) -> list[PricePoint]:
+    return await db.read(market.prices, symbol=symbol, query=days)

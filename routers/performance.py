@@ -19,13 +19,14 @@ router = APIRouter(tags=["portfolio"])
     operation_id="get_performance",
     summary="How a customer's holdings did over a period",
     description=(
-        "Today's holdings valued on every business day of the period (1M, 3M, 6M, YTD or 1Y, "
-        "up to today, UTC) at that day's close (GET /securities/{symbol}/prices), converted "
-        "into the reporting currency: the start and end values, the return, the annualized "
-        "volatility of the daily returns, the maximum drawdown, the benchmark's return over the "
-        "same days, each holding's own, and the daily values. It shows how today's holdings "
-        "would have done, not the trades made during the period. A holding without prices is "
-        "listed with priced false and counts in no value. Another period is 400."
+        "Today's holdings valued on every business day of the period (1M, 3M, 6M, YTD or 1Y, up"
+        " to the sandbox's today) at that day's close (GET /securities/{symbol}/prices), "
+        "converted into the reporting currency: the start and end values, the return, the "
+        "annualized volatility of the daily returns, the maximum drawdown, the benchmark's "
+        "return over the same days, each holding's own, and the daily values. It shows how "
+        "today's holdings would have done, not the trades made during the period. A holding "
+        "without prices is listed with priced false and counts in no value. Another period is "
+        "400."
     ),
     responses=error_responses(400, 404),
 )

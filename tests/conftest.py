@@ -20,6 +20,7 @@ from mcp_server import build_mcp_server
 from settings import Settings
 from tests.fixtures import (
     ENGINES,
+    SANDBOX_DAY,
     TEST_CLIENT_HOST,
     LiveServer,
     Shared,
@@ -36,6 +37,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """Starlette's TestClient sends `Host: testserver`, which the app does not answer unless
     ALLOWED_HOSTS names it (only localhost, 127.0.0.1 and [::1] by default)."""
     os.environ["ALLOWED_HOSTS"] = TEST_CLIENT_HOST
+    # Every database the tests make starts on the same day: the same samples, whatever the date.
+    os.environ["SANDBOX_START_DATE"] = SANDBOX_DAY.isoformat()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

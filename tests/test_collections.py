@@ -1,6 +1,7 @@
 """Per-customer collections over HTTP: create, read, change and delete items, strictly validated."""
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -72,7 +73,7 @@ def test_get_one_item(client: TestClient, collection: str) -> None:
 @pytest.mark.parametrize("collection", COLLECTIONS)
 def test_list_includes_the_new_item(client: TestClient, collection: str) -> None:
     item = create(client, collection)
-    listed = client.get(f"/customer/{OWNER}/{collection}").json()
+    listed = client.get(f"/customer/{OWNER}/{collection}", params={"limit": 1000}).json()
     assert item in listed
     assert listed == portfolio(client)[PORTFOLIO_LIST[collection]]
 
@@ -307,8 +308,13 @@ def test_summary_analytics_add_up(client: TestClient) -> None:
 
 
 def test_allocation_converts_currencies(client: TestClient) -> None:
-    # Michael Chen: MSFT 33,600 USD + ASML 10,500 EUR x 1.08 = 44,940 in stocks.
-    assert summary(client, SAMPLE_OIDS[4])["asset_allocation"]["stock"] == 44940.0
+    # Michael Chen: MSFT in USD, and ASML in EUR at 1.08 USD.
+    assets = {a["symbol"]: a for a in portfolio(client, SAMPLE_OIDS[4])["assets"]}
+    assert assets["ASML"]["currency"] == "EUR"
+    stock = Decimal(str(assets["MSFT"]["current_value"]))
+    stock += Decimal(str(assets["ASML"]["current_value"])) * Decimal("1.08")
+    allocation = summary(client, SAMPLE_OIDS[4])["asset_allocation"]["stock"]
+    assert Decimal(str(allocation)) == stock.quantize(Decimal("0.01"))
 
 
 def test_new_asset_moves_asset_value_allocation_and_net_worth(client: TestClient) -> None:

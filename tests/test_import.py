@@ -20,7 +20,7 @@ from models import (
     Side,
     TransactionType,
 )
-from tests.fixtures import NEW_OID, SAMPLE_OIDS
+from tests.fixtures import NEW_OID, SAMPLE_OIDS, accounts_by_place
 
 LISTS = ("assets", "bank_accounts", "transactions", "spending", "derivative_transactions")
 
@@ -35,6 +35,7 @@ def get(client: TestClient, oid: str) -> dict[str, Any]:
 def without_keys(portfolio: dict[str, Any]) -> dict[str, Any]:
     """The portfolio without what identifies the customer or the rows: ids and OIDs."""
     copied = copy.deepcopy(portfolio)
+    copied["transactions"] = accounts_by_place(copied)
     del copied["customer_oid"], copied["user"]["customer_oid"]
     del copied["portfolio_summary"]["customer_oid"]
     for name in LISTS:

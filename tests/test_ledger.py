@@ -10,7 +10,7 @@ import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.fixtures import NEW_OID, SAMPLE_OIDS, VALID, LiveServer, on_sqlite_only
+from tests.fixtures import NEW_OID, SAMPLE_OIDS, SANDBOX_DAY, VALID, LiveServer, on_sqlite_only
 
 OWNER, OTHER = SAMPLE_OIDS[0], SAMPLE_OIDS[4]
 LEDGER_FIELDS = ["account_id", "merchant", "mcc"]
@@ -20,8 +20,9 @@ def cents(value: float) -> int:
     return round(value * 100)
 
 
-def utc_today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+def sandbox_today() -> dt.date:
+    """The sandbox's today in the tests' databases."""
+    return SANDBOX_DAY
 
 
 def new_account(
@@ -334,7 +335,7 @@ OPENING_CENTS = 100_000  # the account's balance when it was created
 
 @pytest.fixture
 def ledger(client: TestClient) -> Ledger:
-    today = utc_today()
+    today = sandbox_today()
     account_id = new_account(client, "EUR", balance=OPENING_CENTS / 100)
     other_account = new_account(client, "EUR")
     for name, (days, amount) in POSTINGS.items():
@@ -583,7 +584,7 @@ def test_concurrent_postings_on_one_account_lose_nothing(live_server: LiveServer
         assert response.status_code == 201, response.text
         account_id: int = response.json()["id"]
         amounts = [(101 * n + 7) / 100 * (-1) ** n for n in range(20)]
-        day = utc_today().isoformat()
+        day = sandbox_today().isoformat()
         statuses = asyncio.run(post_concurrently(live_server.base_url, account_id, amounts, day))
         assert statuses == [201] * 20
         final = http.get(f"/customer/{OWNER}/bank-accounts/{account_id}").json()["balance"]

@@ -89,7 +89,7 @@ def test_ytd_before_the_years_first_business_day_is_empty_not_an_error(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # 1 January 2028 is a Saturday: the period holds no business day yet.
-    monkeypatch.setattr(bank.performance, "today", lambda: dt.date(2028, 1, 1))
+    monkeypatch.setattr(bank.performance, "today", lambda _session: dt.date(2028, 1, 1))
     response = client.get(f"/customer/{OID}/performance", params={"period": "YTD"})
     assert response.status_code == 200, response.text
     found = response.json()

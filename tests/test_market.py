@@ -10,14 +10,15 @@ from fastapi.testclient import TestClient
 from mcp import Client
 
 import seed
-import synthetic
-from tests.fixtures import on_sqlite_only
+from bank import market
+from tests.fixtures import SANDBOX_DAY, on_sqlite_only
 
 pytestmark = on_sqlite_only  # prices are computed, not stored: no engine in the way
 
 
-def utc_today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+def sandbox_today() -> dt.date:
+    """The sandbox's today in the tests' databases."""
+    return SANDBOX_DAY
 
 
 def closes(client: TestClient, symbol: str, **days: str) -> list[dict[str, Any]]:
@@ -29,9 +30,9 @@ def closes(client: TestClient, symbol: str, **days: str) -> list[dict[str, Any]]
 
 def test_every_held_symbol_and_a_benchmark_are_listed(client: TestClient) -> None:
     listed = {s["symbol"]: s for s in client.get("/securities").json()}
-    held = {asset[1] for customer in seed.SAMPLE_CUSTOMERS for asset in customer["assets"]}
-    held |= {symbol for pool in synthetic.SECURITIES.values() for symbol, *_ in pool}
-    held |= {symbol for symbol, *_ in synthetic.FOREIGN_STOCKS}
+    held = {asset[1] for customer in seed.SAMPLE_CUSTOMERS for asset in customer["holdings"]}
+    held |= {symbol for pool in market.PRICE_RANGES.values() for symbol, *_ in pool}
+    held |= {symbol for symbol, *_ in market.FOREIGN_STOCKS}
     assert held <= set(listed)
     assert listed["SPX"]["asset_type"] == "index"
     assert listed["ASML"]["currency"] == "EUR" and listed["BTC"]["asset_type"] == "crypto"
@@ -55,7 +56,7 @@ def test_the_same_request_gives_the_same_closes_and_ranges_agree(client: TestCli
 
 
 def test_by_default_the_last_30_days_and_never_after_today(client: TestClient) -> None:
-    today = utc_today()
+    today = sandbox_today()
     recent = closes(client, "ETH")
     assert recent[-1]["date"] == today.isoformat()
     assert recent[0]["date"] == (today - dt.timedelta(days=29)).isoformat()

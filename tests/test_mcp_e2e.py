@@ -9,7 +9,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from settings import PROJECT_DIR
-from tests.fixtures import MCP_TOOLS, SAMPLE_OIDS, LiveServer, as_rest_portfolio
+from tests.fixtures import MCP_TOOLS, SAMPLE_OIDS, LiveServer, assert_agent_sees_rest
 
 pytestmark = pytest.mark.anyio
 
@@ -21,7 +21,7 @@ async def assert_serves_the_rest_portfolios(mcp: Client, base_url: str) -> None:
         rest: dict[str, Any] = httpx.get(f"{base_url}/user-portfolio/{oid}").json()
         assert not result.is_error
         assert result.structured_content is not None
-        assert as_rest_portfolio(result.structured_content) == rest
+        assert_agent_sees_rest(result.structured_content, rest)
 
 
 async def test_streamable_http_at_mcp(live_server: LiveServer) -> None:

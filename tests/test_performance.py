@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from mcp import Client
 
-from tests.fixtures import SAMPLE_OIDS, VALID, on_sqlite_only
+from tests.fixtures import SAMPLE_OIDS, SANDBOX_DAY, VALID, on_sqlite_only
 
 OID = SAMPLE_OIDS[0]  # John Doe: AAPL, VTI and US10Y, all in USD
 
@@ -34,7 +34,7 @@ def test_every_period_values_each_business_day_up_to_today(client: TestClient, p
     found = performance(client, period=period)
     days = [dt.date.fromisoformat(value["date"]) for value in found["values"]]
     assert days == sorted(days) and all(day.weekday() < 5 for day in days)
-    today = dt.datetime.now(dt.UTC).date()
+    today = SANDBOX_DAY
     assert days[-1] <= today and (today - days[-1]).days < 3
     assert found["from"] == days[0].isoformat() and found["to"] == days[-1].isoformat()
     if period == "YTD":

@@ -155,7 +155,7 @@ def test_create_patch_and_delete_show_on_the_next_read(client: TestClient, colle
     key = PORTFOLIO_LIST[collection]
 
     def listed() -> dict[int, Any]:
-        return {item["id"]: item for item in client.get(list_url).json()}
+        return {item["id"]: item for item in client.get(list_url, params={"limit": 1000}).json()}
 
     def in_portfolio() -> dict[int, Any]:
         return {item["id"]: item for item in client.get(portfolio_url).json()[key]}

@@ -2,14 +2,16 @@
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+import synthetic
 from db import create_db_engine, migrate
 from main import create_app
-from seed import seed_if_empty
+from seed import parse_args, seed_if_empty
 from settings import Settings
-from tests.fixtures import SAMPLE_OIDS, run_python
+from tests.fixtures import SAMPLE_OIDS, SANDBOX_DAY, run_python
 
 TABLES = ("users", "assets", "bank_accounts", "transactions", "spending", "derivative_transactions")
 
@@ -39,7 +41,7 @@ def dump(database_url: str) -> dict[str, list[tuple[object, ...]]]:
 
 
 def test_adds_customers_beside_the_samples(database_url: str) -> None:
-    output = seed(database_url, "--customers", "60", "--seed", "3", "--as-of", "2026-11-01")
+    output = seed(database_url, "--customers", "60", "--seed", "3", "--months", "3")
     assert "Added 60 synthetic customers" in output
     with TestClient(create_app(Settings(DATABASE_URL=database_url))) as client:
         oids = [c["customer_oid"] for c in client.get("/customers?limit=1000").json()]
@@ -52,25 +54,43 @@ def test_adds_customers_beside_the_samples(database_url: str) -> None:
             assert client.get(f"/user-portfolio/{oid}").status_code == 200, oid
 
 
-def test_profiles_shape_the_portfolios(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'bank.db'}"
-    seed(url, "--customers", "200", "--seed", "11", "--as-of", "2026-11-01")
-    rows = dump(url)
-    asset_types = {row[0] for row in rows["assets"]}
-    currencies = {row[3] for row in rows["bank_accounts"] if row[3] != "USD"}
-    months = {str(row[2]) for row in rows["spending"]}
+def test_profiles_shape_the_portfolios() -> None:
+    rows = (
+        synthetic.CustomerFactory(
+            seed=11, today=SANDBOX_DAY, months=12, institutions={"bank": 1, "broker": 2}
+        )
+        .batch(0, 200)
+        .rows
+    )
+    asset_types = {row[1] for row in rows["assets"]}
+    currencies = {row[5] for row in rows["bank_accounts"] if row[5] != "USD"}
+    months = {row[3] for row in rows["spending"]}
     assert len(asset_types) >= 6
     assert currencies, "some customers hold accounts in other currencies"
-    assert len(months) == 12 and max(months) == "2026-10", "a year of monthly spending"
-    assert {row[0] for row in rows["derivative_transactions"]} >= {"option", "future"}
+    assert len(months) == 13 and max(months) == "2026-11", "a year of monthly spending, and today's"
+    assert {row[1] for row in rows["derivative_transactions"]} >= {"option", "future"}
 
 
 def test_the_same_seed_gives_the_same_rows(tmp_path: Path) -> None:
-    first, second, other = (f"sqlite:///{tmp_path / name}.db" for name in ("a", "b", "c"))
-    for url, seed_value in ((first, "9"), (second, "9"), (other, "10")):
-        seed(url, "--customers", "30", "--seed", seed_value, "--as-of", "2026-06-30")
+    first, second = (f"sqlite:///{tmp_path / name}.db" for name in ("a", "b"))
+    for url in (first, second):
+        seed(url, "--customers", "30", "--seed", "9", "--months", "2")
     assert dump(first) == dump(second)
-    assert dump(first) != dump(other)
+    # Another seed, other customers; each customer's rows are its own, whatever the batch.
+    factory = synthetic.CustomerFactory(
+        seed=9, today=SANDBOX_DAY, months=2, institutions={"bank": 1, "broker": 2}
+    )
+    other = synthetic.CustomerFactory(
+        seed=10, today=SANDBOX_DAY, months=2, institutions={"bank": 1, "broker": 2}
+    )
+    assert factory.batch(0, 5).rows["users"] != other.batch(0, 5).rows["users"]
+    # (account_id aside: accounts are numbered within a batch until written)
+    alone = [row[:1] + row[2:] for row in factory.batch(3, 2).rows["transactions"]]
+    oids = {user[0] for user in factory.batch(3, 2).rows["users"]}
+    among = [
+        row[:1] + row[2:] for row in factory.batch(0, 5).rows["transactions"] if row[0] in oids
+    ]
+    assert alone == among
 
 
 def test_progress_is_plain_log_lines_without_a_terminal(tmp_path: Path) -> None:
@@ -79,9 +99,20 @@ def test_progress_is_plain_log_lines_without_a_terminal(tmp_path: Path) -> None:
     assert "\r" not in output
 
 
-def test_negative_count_is_refused(tmp_path: Path) -> None:
-    result = run_python(f"sqlite:///{tmp_path / 'bank.db'}", "seed.py", "--customers", "-1")
-    assert result.returncode == 2 and "--customers must be 0 or more" in result.stderr
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--customers", "-1"], "--customers must be 0 or more"),
+        (["--customers", "5", "--months", "0"], "--months must be from 1 to 120"),
+        (["--months", "121"], "--months must be from 1 to 120"),
+    ],
+)
+def test_bad_arguments_are_refused(
+    arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_args(arguments)
+    assert exited.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_seeded_customers_have_versions_and_every_trigger_stays(database_url: str) -> None:

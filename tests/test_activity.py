@@ -1,0 +1,178 @@
+"""Realistic activity: histories that add up, for the samples and synthetic customers."""
+
+import datetime as dt
+from collections import Counter, defaultdict
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+import activity
+import synthetic
+from main import create_app
+from settings import Settings
+from tests.fixtures import SAMPLE_OIDS, SANDBOX_DAY, run_python
+
+RETAIL = ("conservative", "balanced", "aggressive", "private_banking")
+
+
+def money(value: float) -> Decimal:
+    """An amount as JSON gives it (a number with at most two decimals), exactly."""
+    return Decimal(str(value))
+
+
+def reconcile(client: TestClient, oid: str, closes: dict[str, Decimal]) -> dict[str, Any]:
+    """Assert that the customer's accounts, spending and holdings follow from their history;
+    returns the portfolio."""
+    portfolio: dict[str, Any] = client.get(f"/user-portfolio/{oid}").json()
+    transactions = portfolio["transactions"]
+    today = SANDBOX_DAY.isoformat()
+    for account in portfolio["bank_accounts"]:
+        own = [t for t in transactions if t["account_id"] == account["id"]]
+        first = min(t["date"] for t in own)
+        statement = client.get(
+            f"/customer/{oid}/bank-accounts/{account['id']}/statement",
+            params={"from": first, "to": today},
+        ).json()
+        # It opens with its opening balance, at zero, and closes at the balance.
+        assert statement["transactions"][0]["description"] == activity.OPENING_BALANCE
+        assert money(statement["opening_balance"]) == 0, (oid, account["account_number"])
+        assert money(statement["closing_balance"]) == money(account["balance"])
+        assert len(statement["transactions"]) == len(own)
+        running = Decimal(0)
+        for line in statement["transactions"]:
+            running += money(line["amount"])
+            assert money(line["running_balance"]) == running
+            assert line["currency"] == account["currency"]
+    outflows: defaultdict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    for t in transactions:
+        if money(t["amount"]) < 0 and t["category"] not in activity.NOT_SPENDING:
+            outflows[(t["date"][:7], t["category"], t["currency"])] -= money(t["amount"])
+    spending = {
+        (s["month"], s["category"], s["currency"]): money(s["amount"])
+        for s in portfolio["spending"]
+    }
+    assert spending == dict(outflows), oid
+    bought: defaultdict[str, Decimal] = defaultdict(Decimal)
+    for t in transactions:
+        if t["type"] == "buy":
+            bought[t["symbol"]] -= money(t["amount"])
+    for asset in portfolio["assets"]:
+        value = (Decimal(str(asset["quantity"])) * closes[asset["symbol"]]).quantize(
+            Decimal("0.01"), ROUND_HALF_EVEN
+        )
+        assert money(asset["current_value"]) == value, (oid, asset["symbol"])
+        assert money(asset["cost_basis"]) == bought[asset["symbol"]], (oid, asset["symbol"])
+    return portfolio
+
+
+def last_closes(client: TestClient) -> dict[str, Decimal]:
+    closes = {}
+    for security in client.get("/securities").json():
+        points = client.get(f"/securities/{security['symbol']}/prices").json()
+        closes[security["symbol"]] = money(points[-1]["close"])
+    return closes
+
+
+@pytest.mark.slow
+def test_samples_and_200_synthetic_customers_reconcile(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bank.db'}"
+    # Half a year each (a year is the samples' test below): the checks are per transaction.
+    seeded = run_python(url, "seed.py", "--customers", "200", "--seed", "15", "--months", "6")
+    assert seeded.returncode == 0, seeded.stderr
+    with TestClient(create_app(Settings(DATABASE_URL=url))) as client:
+        closes = last_closes(client)
+        oids = [c["customer_oid"] for c in client.get("/customers?limit=1000").json()]
+        assert len(oids) == 205 and set(SAMPLE_OIDS) <= set(oids)
+        for oid in oids:
+            portfolio = reconcile(client, oid, closes)
+            # History up to today: the last 30 days are never empty.
+            dates = [t["date"] for t in portfolio["transactions"]]
+            assert max(dates) >= (SANDBOX_DAY - dt.timedelta(days=7)).isoformat()
+            assert min(dates) == ("2025-11-01" if oid in SAMPLE_OIDS else "2026-05-01")
+
+
+def test_samples_keep_their_names_and_get_a_year_that_adds_up(client: TestClient) -> None:
+    closes = last_closes(client)
+    for oid in SAMPLE_OIDS:
+        portfolio = reconcile(client, oid, closes)
+        months = {t["date"][:7] for t in portfolio["transactions"]}
+        assert len(months) == 13, "a year of months, and today's"
+        assert len(portfolio["transactions"]) >= 40 * 12
+    assert client.get(f"/user-portfolio/{SAMPLE_OIDS[0]}").json()["user"]["name"] == "John Doe"
+
+
+def test_retail_personas_average_40_transactions_a_month() -> None:
+    calendar = activity.Calendar(SANDBOX_DAY, 12)
+    factory = synthetic.CustomerFactory(
+        seed=3, today=SANDBOX_DAY, months=12, institutions={"bank": 1, "broker": 2}
+    )
+    per_profile: defaultdict[str, list[int]] = defaultdict(list)
+    batch = factory.batch(0, 300)
+    profiles = {}
+    for index in range(300):
+        rng = activity.rng_for(3, index)
+        pick = rng.random() * synthetic.CUMULATIVE_WEIGHTS[-1]
+        profile = next(
+            p
+            for p, w in zip(synthetic.PROFILES, synthetic.CUMULATIVE_WEIGHTS, strict=True)
+            if pick < w
+        )
+        profiles[batch.rows["users"][index][0]] = profile
+    counts = Counter(row[0] for row in batch.rows["transactions"])
+    for oid, profile in profiles.items():
+        per_profile[profile].append(counts[oid])
+    months = len(calendar.months) - 1 + calendar.today.day / 30
+    for profile in RETAIL:
+        average = sum(per_profile[profile]) / len(per_profile[profile]) / months
+        assert average >= 40, (profile, average)
+    categories = {row[5] for row in batch.rows["transactions"]}
+    assert {"groceries", "dining", "transport", "shopping", "travel", "subscriptions"} <= categories
+    assert {"income", "housing", "utilities", "transfer", "investment", "payroll"} <= categories
+    merchants = {(row[9], row[10]) for row in batch.rows["transactions"] if row[10]}
+    assert ("Whole Foods Market", "5411") in merchants and ("Uber", "4121") in merchants
+    assert any(row[4].startswith("Refund ") and row[3] > 0 for row in batch.rows["transactions"])
+
+
+def test_december_spends_more_than_october() -> None:
+    factory = synthetic.CustomerFactory(
+        seed=5, today=dt.date(2027, 1, 31), months=12, institutions={"bank": 1, "broker": 2}
+    )
+    batch = factory.batch(0, 200)
+    by_month: Counter[str] = Counter()
+    for row in batch.rows["spending"]:
+        if row[1] in ("shopping", "dining", "groceries"):
+            by_month[row[3]] += row[2]
+    assert by_month["2026-12"] > by_month["2026-10"] * 1.15
+
+
+def test_the_history_ends_on_the_sandbox_start_date(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bank.db'}"
+    later = dt.date(2027, 3, 15)
+    with TestClient(create_app(Settings(DATABASE_URL=url, SANDBOX_START_DATE=later))) as client:
+        oid = SAMPLE_OIDS[0]
+        dates = [t["date"] for t in client.get(f"/user-portfolio/{oid}").json()["transactions"]]
+        assert max(dates) <= later.isoformat() and min(dates) == "2026-03-01"
+        account = client.get(f"/customer/{oid}/bank-accounts").json()[0]
+        statement = client.get(f"/customer/{oid}/bank-accounts/{account['id']}/statement").json()
+        assert statement["to"] == later.isoformat() and statement["transactions"]
+    # The date is kept: another start with another setting keeps the first.
+    other = Settings(DATABASE_URL=url, SANDBOX_START_DATE=dt.date(2030, 1, 1))
+    with TestClient(create_app(other)) as client:
+        prices = client.get("/securities/AAPL/prices").json()
+        assert prices[-1]["date"] <= later.isoformat()
+
+
+def test_months_sets_the_history_length(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bank.db'}"
+    seeded = run_python(url, "seed.py", "--customers", "5", "--seed", "2", "--months", "2")
+    assert seeded.returncode == 0, seeded.stderr
+    assert "2 months to 2026-11-02" in seeded.stdout
+    with TestClient(create_app(Settings(DATABASE_URL=url))) as client:
+        oids = [c["customer_oid"] for c in client.get("/customers").json()]
+        synthetic_oids = [oid for oid in oids if oid not in SAMPLE_OIDS]
+        for oid in synthetic_oids:
+            dates = [t["date"] for t in client.get(f"/user-portfolio/{oid}").json()["transactions"]]
+            assert min(dates) == "2026-09-01"
