@@ -41,7 +41,7 @@ def dump(database_url: str) -> dict[str, list[tuple[object, ...]]]:
 
 
 def test_adds_customers_beside_the_samples(database_url: str) -> None:
-    output = seed(database_url, "--customers", "60", "--seed", "3", "--months", "3")
+    output = seed(database_url, "--customers", "60", "--seed", "3", "--months", "1")
     assert "Added 60 synthetic customers" in output
     with TestClient(create_app(Settings(DATABASE_URL=database_url))) as client:
         oids = [c["customer_oid"] for c in client.get("/customers?limit=1000").json()]
