@@ -12,7 +12,7 @@ import time
 import uuid
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -372,7 +372,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, settings: "Settings | None" = None) -> None:
     from bank.clock import today as sandbox_today
     from db import create_db_engine, migrate
     from settings import get_settings
@@ -380,7 +380,7 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    settings = get_settings()
+    settings = settings or get_settings()
     # Without SQLite's memory map: writing gains nothing from it, and the process's memory is
     # then its own (a map of the file it wrote would count in its RSS).
     engine = create_db_engine(settings.model_copy(update={"SQLITE_MMAP_MB": 0}))
@@ -406,6 +406,9 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         engine.dispose()
 
+
+if TYPE_CHECKING:
+    from settings import Settings
 
 if __name__ == "__main__":
     main()

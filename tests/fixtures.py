@@ -6,6 +6,7 @@ Every name of the app's internals that the tests use is reached here, and only h
 import contextlib
 import datetime as dt
 import functools
+import io
 import os
 import random
 import socket
@@ -24,6 +25,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, MetaData, create_engine, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
+import seed
 from db import Database
 from main import create_app
 from response_cache import ResponseCache
@@ -309,6 +311,15 @@ def rename_users_away(client: TestClient) -> None:
 
 
 # --- Scripts and the real server ----------------------------------------------------------------
+
+
+def seed_here(database_url: str, *args: str) -> str:
+    """seed.py's main with these arguments, run in this process (a Python process costs two
+    seconds of imports): what it printed."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        seed.main(list(args), Settings(DATABASE_URL=database_url))
+    return printed.getvalue()
 
 
 def run_python(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -13,7 +13,7 @@ import activity
 import synthetic
 from main import create_app
 from settings import Settings
-from tests.fixtures import SAMPLE_OIDS, SANDBOX_DAY, run_python
+from tests.fixtures import SAMPLE_OIDS, SANDBOX_DAY, seed_here
 
 RETAIL = ("conservative", "balanced", "aggressive", "private_banking")
 
@@ -80,8 +80,7 @@ def last_closes(client: TestClient) -> dict[str, Decimal]:
 def test_samples_and_200_synthetic_customers_reconcile(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bank.db'}"
     # A quarter each (a year is the samples' test below): the checks are per transaction.
-    seeded = run_python(url, "seed.py", "--customers", "200", "--seed", "15", "--months", "3")
-    assert seeded.returncode == 0, seeded.stderr
+    seed_here(url, "--customers", "200", "--seed", "15", "--months", "3")
     with TestClient(create_app(Settings(DATABASE_URL=url))) as client:
         closes = last_closes(client)
         oids = [c["customer_oid"] for c in client.get("/customers?limit=1000").json()]
@@ -167,9 +166,8 @@ def test_the_history_ends_on_the_sandbox_start_date(tmp_path: Path) -> None:
 
 def test_months_sets_the_history_length(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bank.db'}"
-    seeded = run_python(url, "seed.py", "--customers", "5", "--seed", "2", "--months", "2")
-    assert seeded.returncode == 0, seeded.stderr
-    assert "2 months to 2026-11-02" in seeded.stdout
+    printed = seed_here(url, "--customers", "5", "--seed", "2", "--months", "2")
+    assert "2 months to 2026-11-02" in printed
     with TestClient(create_app(Settings(DATABASE_URL=url))) as client:
         oids = [c["customer_oid"] for c in client.get("/customers").json()]
         synthetic_oids = [oid for oid in oids if oid not in SAMPLE_OIDS]

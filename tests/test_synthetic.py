@@ -11,7 +11,7 @@ from db import create_db_engine, migrate
 from main import create_app
 from seed import parse_args, seed_if_empty
 from settings import Settings
-from tests.fixtures import SAMPLE_OIDS, SANDBOX_DAY, run_python
+from tests.fixtures import SAMPLE_OIDS, SANDBOX_DAY, run_python, seed_here
 
 TABLES = ("users", "assets", "bank_accounts", "transactions", "spending", "derivative_transactions")
 
@@ -41,7 +41,7 @@ def dump(database_url: str) -> dict[str, list[tuple[object, ...]]]:
 
 
 def test_adds_customers_beside_the_samples(database_url: str) -> None:
-    output = seed(database_url, "--customers", "60", "--seed", "3", "--months", "1")
+    output = seed_here(database_url, "--customers", "60", "--seed", "3", "--months", "1")
     assert "Added 60 synthetic customers" in output
     with TestClient(create_app(Settings(DATABASE_URL=database_url))) as client:
         oids = [c["customer_oid"] for c in client.get("/customers?limit=1000").json()]
@@ -74,7 +74,7 @@ def test_profiles_shape_the_portfolios() -> None:
 def test_the_same_seed_gives_the_same_rows(tmp_path: Path) -> None:
     first, second = (f"sqlite:///{tmp_path / name}.db" for name in ("a", "b"))
     for url in (first, second):
-        seed(url, "--customers", "30", "--seed", "9", "--months", "2")
+        seed_here(url, "--customers", "30", "--seed", "9", "--months", "2")
     assert dump(first) == dump(second)
     # Another seed, other customers; each customer's rows are its own, whatever the batch.
     factory = synthetic.CustomerFactory(
@@ -144,7 +144,7 @@ def test_seeded_customers_have_versions_and_every_trigger_stays(database_url: st
         engine.dispose()
     triggers, versions = triggers_and_versions()
     assert versions == 5 and len(triggers) >= 18  # type: ignore[arg-type]
-    seed(database_url, "--customers", "30", "--seed", "4")
+    seed_here(database_url, "--customers", "30", "--seed", "4")
     assert triggers_and_versions() == (triggers, 35)
     # The same seed again makes the same CustomerOIDs: the batch fails and changes nothing.
     result = run_python(database_url, "seed.py", "--customers", "30", "--seed", "4")
