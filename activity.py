@@ -398,20 +398,29 @@ class HistoryWriter:
         self.interest_on_foreign_accounts()
         history = History()
         history.assets = self.investments()
-        # Opening balances first: on the first day, before anything else of that day.
+        # In date order, then as made: the order of ids, and so of a statement's lines.
+        self.rows.sort(key=lambda row: row[2])  # type: ignore[arg-type,return-value]
+        lowest = self.lowest_running_balances()
+        # Opening balances first: on the first day, before anything else of that day. Each
+        # is at least what keeps its account from ever going below its floor.
         opening = []
         for n, account in enumerate(self.c.accounts):
+            needed = self.floor(account) - lowest[n]
             if account.target_cents is not None:
+                surplus = needed - (account.target_cents - self.net[n])
+                if surplus > 0:
+                    # The year saves more than the balance to close at: the customer moves
+                    # the rest out today (after everything else, so no balance dips for it).
+                    self.add(n, self.cal.length - 1, -surplus, "Transfer to another bank",
+                             "transfer", "transfer")  # fmt: skip
                 cents = account.target_cents - self.net[n]
             else:
-                cents = self.starting_balance(account)
-            cents = max(cents, self.floor(account))
+                cents = max(self.starting_balance(account), needed)
             account.balance_cents = cents + self.net[n]
             opening.append((
                 self.c.oid, n + self.base, self.cal.iso[0], cents, OPENING_BALANCE, "transfer",
                 "deposit", None, account.currency, None, None,
             ))  # fmt: skip
-        self.rows.sort(key=lambda row: row[2])  # type: ignore[arg-type,return-value]
         history.transactions = opening + self.rows
         history.spending = [
             (self.c.oid, category, cents, month, currency)
@@ -419,15 +428,29 @@ class HistoryWriter:
         ]
         return history
 
+    def lowest_running_balances(self) -> list[int]:
+        """Each account's lowest balance along its transactions (in order), from zero."""
+        running = [0] * len(self.c.accounts)
+        lowest = [0] * len(self.c.accounts)
+        base = self.base
+        for row in self.rows:
+            posted = row[1]
+            if posted is not None:
+                n = posted - base  # type: ignore[operator]
+                running[n] += row[3]  # type: ignore[operator]
+                if running[n] < lowest[n]:
+                    lowest[n] = running[n]
+        return lowest
+
     def starting_balance(self, account: Account) -> int:
-        """A synthetic account's first balance: a few months of income, or for a brokerage
-        what its buys take and some cash besides."""
+        """A synthetic account's first balance beyond what its payments need: a few months of
+        income (in the account's currency, roughly)."""
         income = self.c.income_cents * (150 if account.currency == "JPY" else 1)
         months = {"checking": 1.5, "business": 2.0, "brokerage": 1.0, "retirement": 12.0}
         return int(income * months.get(account.kind, 4.0) * (0.5 + self.r()))
 
     def floor(self, account: Account) -> int:
-        """The least an account opens with: enough for what it pays out in its first month."""
+        """The least an account ever holds: a little in accounts that pay bills and buys."""
         return 0 if account.kind in ("savings", "money_market", "retirement") else 10_000
 
     def income(self) -> None:
@@ -497,7 +520,8 @@ class HistoryWriter:
                 n = first + int(r() * (last - first + 1))
                 self.add(self.home, n, -2_000 * (2 + int(r() * 14)), ATM[0], "cash",
                          "withdrawal", mcc=ATM[1])  # fmt: skip
-            if fee and cal.days[last].day >= 28:
+            # On the month's last day, once the month has one.
+            if fee and (cal.days[last] + dt.timedelta(days=1)).day == 1:
                 self.add(self.home, last, fee, "Monthly account fee", "fees", "fee")
 
     def card_spending(self) -> None:
@@ -551,7 +575,8 @@ class HistoryWriter:
         for n, account in enumerate(self.c.accounts):
             if account.currency == "USD" or account.kind not in ("savings", "business"):
                 continue
-            base = account.target_cents or self.c.income_cents * 4
+            scale = 150 if account.currency == "JPY" else 1
+            base = account.target_cents or self.c.income_cents * 4 * scale
             cents = max(int(base * 0.02 / 12), 1)
             for day in self.cal.on_day_of_month(28):
                 self.add(n, day, cents, "Interest", "interest", "interest")
@@ -621,8 +646,8 @@ class HistoryWriter:
             )
             sizes = self._split(holding.units, min(1 + int(r() * 3), max(holding.units, 1)))
             # Lots on trading days, oldest first, in the history's first three quarters.
-            trading = holding.asset_type == "crypto"
-            days = sorted(self._trading_day(int(r() * cal.length * 0.75), trading) for _ in sizes)
+            every_day = holding.asset_type == "crypto"
+            days = sorted(self._trading_day(int(r() * cal.length * 0.75), every_day) for _ in sizes)
             cost, held_from = 0, []
             for n, units in zip(days, sizes, strict=True):
                 cents = money_of(units, holding.scale, closes[n])
@@ -641,11 +666,14 @@ class HistoryWriter:
         return assets
 
     def _trading_day(self, n: int, every_day: bool) -> int:
+        """Day n, or the nearest weekday after it (before it at the history's end)."""
         if every_day:
             return n
-        while self.cal.weekday[n] >= 5:
-            n += 1 if n + 1 < self.cal.length else -1
-        return n
+        weekday = self.cal.weekday
+        later = next((d for d in range(n, self.cal.length) if weekday[d] < 5), None)
+        if later is not None:
+            return later
+        return next((d for d in range(n, -1, -1) if weekday[d] < 5), n)
 
     def _split(self, units: int, lots: int) -> list[int]:
         """`units` in `lots` parts of at least one, summing exactly."""
@@ -701,5 +729,6 @@ def history(
 
 
 def rng_for(seed: int, index: int) -> random.Random:
-    """The random stream of the index-th customer of a seed: independent of the others."""
-    return random.Random(seed * 1_000_003 + index)
+    """The random stream of the index-th customer of a seed: independent of the others, and of
+    every other seed's (a text seed goes through SHA-512, the same in every process)."""
+    return random.Random(f"{seed}:{index}")

@@ -8,6 +8,7 @@ import argparse
 import datetime as dt
 import logging
 import random
+import sys
 import time
 import uuid
 from decimal import Decimal
@@ -376,7 +377,7 @@ def main(argv: list[str] | None = None, settings: "Settings | None" = None) -> N
     from bank.clock import today as sandbox_today
     from db import create_db_engine, migrate
     from settings import get_settings
-    from synthetic import add_synthetic_customers
+    from synthetic import CustomersAlreadyThere, add_synthetic_customers
 
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -394,9 +395,13 @@ def main(argv: list[str] | None = None, settings: "Settings | None" = None) -> N
             with Session(engine) as session:
                 today = sandbox_today(session)
             started = time.monotonic()
-            customers, rows = add_synthetic_customers(
-                engine, count=args.customers, seed=args.seed, today=today, months=args.months
-            )
+            try:
+                customers, rows = add_synthetic_customers(
+                    engine, count=args.customers, seed=args.seed, today=today, months=args.months
+                )
+            except CustomersAlreadyThere as error:
+                print(error, file=sys.stderr)
+                raise SystemExit(1) from None
             seconds = time.monotonic() - started
             print(
                 f"Added {customers:,} synthetic customers ({rows:,} rows, seed {args.seed}, "

@@ -76,7 +76,9 @@ class Settings(BaseSettings):
     RESPONSE_CACHE_MB: int = Field(default=64, ge=0)
     # The sandbox's today on its first start (YYYY-MM-DD): the day generated histories end on,
     # for reproducible data. Unset: the real date in UTC. Kept in the database from then on.
-    SANDBOX_START_DATE: dt.date | None = None
+    # Not before 2017: prices start on 2016-01-04 (bank/market.py), and a sample's year of
+    # history is priced throughout.
+    SANDBOX_START_DATE: dt.date | None = Field(default=None, ge=dt.date(2017, 1, 1))
 
     @field_validator("DATABASE_URL")
     @classmethod

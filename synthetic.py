@@ -22,9 +22,11 @@ from functools import cache
 from itertools import chain
 from typing import Any
 
+import psycopg
 from faker.providers.company.en_US import Provider as CompanyNames
 from faker.providers.person.en_US import Provider as PersonNames
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from tqdm import tqdm
 
@@ -369,10 +371,11 @@ SHIFTED = {"bank_accounts": "id", "transactions": "account_id"}
 
 
 @cache
-def _insert_sql(name: str, rows: int, base: int) -> str:
+def _insert_sql(name: str, rows: int) -> str:
+    """The INSERT of `rows` rows into the table; the shifted column's values plus BASE."""
     columns = TABLE_COLUMNS[name]
     shifted = SHIFTED.get(name)
-    one = ", ".join(f"? + {base}" if c == shifted else "?" for c in columns)
+    one = ", ".join("? + BASE" if c == shifted else "?" for c in columns)
     values = ", ".join([f"({one})"] * rows)
     return f'INSERT INTO "{name}" ({", ".join(columns)}) VALUES {values}'
 
@@ -390,9 +393,8 @@ def write_batch(connection: Connection, batch: Batch) -> None:
             shift = base if name in SHIFTED else 0
             for start in range(0, len(rows), ROWS_PER_INSERT):
                 chunk = rows[start : start + ROWS_PER_INSERT]
-                connection.exec_driver_sql(
-                    _insert_sql(name, len(chunk), shift), tuple(chain.from_iterable(chunk))
-                )
+                sql = _insert_sql(name, len(chunk)).replace("BASE", str(shift))
+                connection.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))
 
 
 def _copy_batch(connection: Connection, batch: Batch, base: int) -> None:
@@ -409,6 +411,18 @@ def _copy_batch(connection: Connection, batch: Batch, base: int) -> None:
                     if shifted is not None and row[shifted] is not None:
                         row = (*row[:shifted], row[shifted] + base, *row[shifted + 1 :])
                     copy.write_row(row)
+
+
+class CustomersAlreadyThere(Exception):
+    """A batch met a customer the database holds already: the same seed makes the same
+    customers. The batches written before it stay."""
+
+    def __init__(self, seed: int, written: int) -> None:
+        super().__init__(
+            f"A customer of seed {seed} is in the database already (the same --seed makes the "
+            f"same customers); {written:,} customers of this run were added before it. Use "
+            "another --seed."
+        )
 
 
 def add_synthetic_customers(
@@ -430,8 +444,12 @@ def add_synthetic_customers(
     next_log = 0.0
     with write_engine(engine).connect() as connection:
         for batch in batches:
-            with connection.begin():
-                write_batch(connection, batch)
+            try:
+                with connection.begin():
+                    write_batch(connection, batch)
+            # PostgreSQL's COPY goes through the driver itself: its own error, not wrapped.
+            except (IntegrityError, psycopg.errors.IntegrityError) as error:
+                raise CustomersAlreadyThere(seed, customers) from error
             customers += len(batch.rows["users"])
             written += batch.count()
             rate = written / max(time.monotonic() - started, 1e-9)

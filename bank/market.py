@@ -131,9 +131,10 @@ def prices(session: Session, /, *, symbol: str, query: DayRange) -> list[PricePo
     """The security's closes from `from` to `to` (inclusive; by default the 30 days up to
     today), oldest first: one a trading day, none before WALK_START nor after today."""
     found = security(symbol)
-    start, end = days_asked(query, today(session))
-    last = max(today(session), ANCHOR_DATE)
-    levels = _walk(found, last)
+    last = today(session)
+    start, end = days_asked(query, last)
+    # The walk runs through ANCHOR_DATE at least: it is scaled there.
+    levels = _walk(found, max(last, ANCHOR_DATE))
     # Shifted so that the walk closes at the reference price on ANCHOR_DATE.
     scale = math.log(found.reference_price) - levels[_index(ANCHOR_DATE)]
     points = []

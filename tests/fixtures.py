@@ -226,8 +226,9 @@ class Reset:
 
     def fingerprint(self) -> tuple[object, ...]:
         """What any change to the data changes: each table's row count and highest id, where
-        each id sequence stands, the sandbox's date, and every customer's data version (which
-        triggers renew on every change to their rows, migration 0002)."""
+        each id sequence stands, the sandbox's date, the institutions, every customer's data
+        version (which triggers renew on every change to their rows, migration 0002), and the
+        schema's triggers and indexes (a test may drop one)."""
         counts = " UNION ALL ".join(
             f"SELECT '{name}', count(*), {'max(id)' if name in self.with_ids else '0'} "
             f'FROM "{name}"'
@@ -238,13 +239,32 @@ class Reset:
                 "SELECT sequencename, last_value FROM pg_sequences "
                 "WHERE schemaname = current_schema() ORDER BY 1"
             )
+            schema = (
+                "SELECT tgname FROM pg_trigger JOIN pg_class ON pg_class.oid = tgrelid "
+                "WHERE NOT tgisinternal AND relnamespace = current_schema()::regnamespace "
+                "UNION ALL SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+                "ORDER BY 1"
+            )
         else:
             sequences = "SELECT name, seq FROM sqlite_sequence ORDER BY 1"
+            schema = "SELECT name, sql FROM sqlite_master ORDER BY 1"
         with self.engine.connect() as connection:
             return (
                 tuple(map(tuple, connection.execute(text(counts)))),
                 tuple(map(tuple, connection.execute(text(sequences)))),
                 tuple(connection.execute(text("SELECT today FROM sandbox_clock")).scalars()),
+                tuple(
+                    map(
+                        tuple,
+                        connection.execute(
+                            text(
+                                "SELECT id, name, routing_number, type FROM institutions "
+                                "ORDER BY id"
+                            )
+                        ),
+                    )
+                ),
+                tuple(map(tuple, connection.execute(text(schema)))),
                 tuple(
                     map(
                         tuple,

@@ -45,6 +45,7 @@ def reconcile(client: TestClient, oid: str, closes: dict[str, Decimal]) -> dict[
         for line in statement["transactions"]:
             running += money(line["amount"])
             assert money(line["running_balance"]) == running
+            assert running >= 0, ("never below zero", oid, account["account_number"], line)
             assert line["currency"] == account["currency"]
     outflows: defaultdict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
     for t in transactions:
@@ -101,6 +102,14 @@ def test_samples_keep_their_names_and_get_a_year_that_adds_up(client: TestClient
         assert len(months) == 13, "a year of months, and today's"
         assert len(portfolio["transactions"]) >= 40 * 12
     assert client.get(f"/user-portfolio/{SAMPLE_OIDS[0]}").json()["user"]["name"] == "John Doe"
+    # The balances the original API showed, kept.
+    balances = {
+        a["account_number"]: a["balance"]
+        for oid in SAMPLE_OIDS
+        for a in client.get(f"/customer/{oid}/bank-accounts").json()
+    }
+    assert balances["ACC-001"] == 25000.0 and balances["ACC-101"] == 8200.55
+    assert balances["ACC-501"] == 18750.25 and balances["EUR-301"] == 350000.0
 
 
 def test_retail_personas_average_40_transactions_a_month() -> None:
@@ -135,6 +144,13 @@ def test_retail_personas_average_40_transactions_a_month() -> None:
     assert any(row[4].startswith("Refund ") and row[3] > 0 for row in batch.rows["transactions"])
 
 
+def test_every_seed_and_customer_number_draws_its_own_stream() -> None:
+    first = [activity.rng_for(1, n).random() for n in range(3)]
+    assert first != [activity.rng_for(-1, n).random() for n in range(3)]
+    assert activity.rng_for(0, 1_000_003).random() != activity.rng_for(1, 0).random()
+    assert first == [activity.rng_for(1, n).random() for n in range(3)]
+
+
 def test_december_spends_more_than_october() -> None:
     factory = synthetic.CustomerFactory(
         seed=5, today=dt.date(2027, 1, 31), months=12, institutions={"bank": 1, "broker": 2}
@@ -157,6 +173,15 @@ def test_the_history_ends_on_the_sandbox_start_date(tmp_path: Path) -> None:
         account = client.get(f"/customer/{oid}/bank-accounts").json()[0]
         statement = client.get(f"/customer/{oid}/bank-accounts/{account['id']}/statement").json()
         assert statement["to"] == later.isoformat() and statement["transactions"]
+    # No close after the sandbox's today, even before the walk's anchor day.
+    early = dt.date(2026, 3, 15)
+    with TestClient(
+        create_app(
+            Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'early.db'}", SANDBOX_START_DATE=early)
+        )
+    ) as client:
+        closes = client.get("/securities/AAPL/prices?from=2026-03-10&to=2026-03-25").json()
+        assert closes and closes[-1]["date"] == "2026-03-13"  # a Friday; the 15th a Sunday
     # The date is kept: another start with another setting keeps the first.
     other = Settings(DATABASE_URL=url, SANDBOX_START_DATE=dt.date(2030, 1, 1))
     with TestClient(create_app(other)) as client:

@@ -148,7 +148,9 @@ def test_seeded_customers_have_versions_and_every_trigger_stays(database_url: st
     assert triggers_and_versions() == (triggers, 35)
     # The same seed again makes the same CustomerOIDs: the batch fails and changes nothing.
     result = run_python(database_url, "seed.py", "--customers", "30", "--seed", "4")
-    assert result.returncode != 0
+    assert result.returncode == 1
+    assert "A customer of seed 4 is in the database already" in result.stderr
+    assert "Traceback" not in result.stderr
     assert triggers_and_versions() == (triggers, 35)
     with TestClient(create_app(Settings(DATABASE_URL=database_url))) as client:
         oid = next(
