@@ -16,6 +16,9 @@ from settings import Settings
 from tests.fixtures import SAMPLE_OIDS, SANDBOX_DAY, seed_here
 
 RETAIL = ("conservative", "balanced", "aggressive", "private_banking")
+# Outflows that are not spending, as the README says: money between the customer's own
+# accounts, and investments bought.
+NOT_SPENDING = {"transfer", "investment"}
 
 
 def money(value: float) -> Decimal:
@@ -49,7 +52,7 @@ def reconcile(client: TestClient, oid: str, closes: dict[str, Decimal]) -> dict[
             assert line["currency"] == account["currency"]
     outflows: defaultdict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
     for t in transactions:
-        if money(t["amount"]) < 0 and t["category"] not in activity.NOT_SPENDING:
+        if money(t["amount"]) < 0 and t["category"] not in NOT_SPENDING:
             outflows[(t["date"][:7], t["category"], t["currency"])] -= money(t["amount"])
     spending = {
         (s["month"], s["category"], s["currency"]): money(s["amount"])
