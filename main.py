@@ -42,6 +42,7 @@ from routers import (
     market,
     performance,
     portfolio,
+    sandbox,
 )
 from seed import seed_if_empty
 from server import BankHttpProtocol
@@ -167,7 +168,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Before CORS and access: a request for another site's name is refused whatever it asks.
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(RequestLogMiddleware)  # outermost: it times and logs everything
-    areas = (customers, portfolio, performance, institutions, collections, ledger, market, health)
+    areas = (
+        customers, portfolio, performance, institutions, collections, ledger, market, sandbox,
+        health,
+    )  # fmt: skip
     for area in areas:
         app.include_router(area.router)
     # Streamable HTTP at /mcp, on the app's own port. Stateless with JSON answers: any worker

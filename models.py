@@ -545,6 +545,10 @@ class SandboxClock(SQLModel, table=True):
     today: dt.date
 
 
+class SandboxClockPublic(BaseModel):
+    today: dt.date = PydanticField(description="The sandbox's today, YYYY-MM-DD")
+
+
 # --- Lists and pages ------------------------------------------------------------------------
 
 DEFAULT_PAGE_SIZE = 100

@@ -112,7 +112,7 @@ def snapshot(client: TestClient, **headers: str) -> dict[str, Any]:
 def test_every_operation_needs_the_key_and_changes_nothing_without_it(locked: TestClient) -> None:
     before = snapshot(locked, **WITH_KEY)
     operations = [op for op in every_operation(locked, **WITH_KEY) if op[1] != "/health"]
-    assert len(operations) == 36
+    assert len(operations) == 37
     for method, url, body in operations:
         for headers, detail in [
             ({}, MISSING_API_KEY),

@@ -97,6 +97,12 @@ def test_samples_and_200_synthetic_customers_reconcile(tmp_path: Path) -> None:
             assert min(dates) == ("2025-11-01" if oid in SAMPLE_OIDS else "2026-08-01")
 
 
+def test_the_clock_tells_the_sandbox_date(client: TestClient) -> None:
+    response = client.get("/sandbox/clock")
+    assert response.status_code == 200
+    assert response.json() == {"today": SANDBOX_DAY.isoformat()}
+
+
 def test_samples_keep_their_names_and_get_a_year_that_adds_up(client: TestClient) -> None:
     closes = last_closes(client)
     for oid in SAMPLE_OIDS:
@@ -188,6 +194,7 @@ def test_the_history_ends_on_the_sandbox_start_date(tmp_path: Path) -> None:
     # The date is kept: another start with another setting keeps the first.
     other = Settings(DATABASE_URL=url, SANDBOX_START_DATE=dt.date(2030, 1, 1))
     with TestClient(create_app(other)) as client:
+        assert client.get("/sandbox/clock").json() == {"today": later.isoformat()}
         prices = client.get("/securities/AAPL/prices").json()
         assert prices[-1]["date"] <= later.isoformat()
 
