@@ -306,6 +306,12 @@ class Prices:
         return found
 
 
+def units_a_dollar(currency: str) -> int:
+    """Roughly how many of the currency's units a dollar buys, for sizing balances: yen are
+    counted in hundreds, the others about at par."""
+    return 150 if currency == "JPY" else 1
+
+
 def money_of(units: int, scale: int, close_cents: int) -> int:
     """Cents of `units` (of 1/scale) at `close_cents`, rounded half to even as performance is."""
     value = Decimal(units) / scale * close_cents
@@ -377,11 +383,6 @@ class HistoryWriter:
     def pick(self, choices: Sequence[T]) -> T:
         return choices[int(self.r() * len(choices))]
 
-    def amount(self, low: int, high: int) -> int:
-        """Cents from low to high, small amounts likelier (as receipts are)."""
-        u = self.r()
-        return low + int((high - low) * u * u)
-
     # --- The history ----------------------------------------------------------------------
 
     def write(self) -> History:
@@ -445,7 +446,7 @@ class HistoryWriter:
     def starting_balance(self, account: Account) -> int:
         """A synthetic account's first balance beyond what its payments need: a few months of
         income (in the account's currency, roughly)."""
-        income = self.c.income_cents * (150 if account.currency == "JPY" else 1)
+        income = self.c.income_cents * units_a_dollar(account.currency)
         months = {"checking": 1.5, "business": 2.0, "brokerage": 1.0, "retirement": 12.0}
         return int(income * months.get(account.kind, 4.0) * (0.5 + self.r()))
 
@@ -575,8 +576,9 @@ class HistoryWriter:
         for n, account in enumerate(self.c.accounts):
             if account.currency == "USD" or account.kind not in ("savings", "business"):
                 continue
-            scale = 150 if account.currency == "JPY" else 1
-            base = account.target_cents or self.c.income_cents * 4 * scale
+            base = account.target_cents or self.c.income_cents * 4 * units_a_dollar(
+                account.currency
+            )
             cents = max(int(base * 0.02 / 12), 1)
             for day in self.cal.on_day_of_month(28):
                 self.add(n, day, cents, "Interest", "interest", "interest")

@@ -301,10 +301,14 @@ def sample_batch(today: dt.date, institution_ids: tuple[tuple[str, int], ...]) -
             accounts=accounts,
             holdings=holdings,
         )
-        rng = random.Random(uuid.UUID(oid).int)
-        base = len(batch.rows["bank_accounts"])
-        history = activity.history(customer, rng, calendar, prices, account_base=base)
-        batch.add(customer, sample["name"], history, [ids[a[5]] for a in sample["accounts"]])
+        batch.add(
+            customer,
+            sample["name"],
+            [ids[a[5]] for a in sample["accounts"]],
+            rng=random.Random(uuid.UUID(oid).int),
+            calendar=calendar,
+            prices=prices,
+        )
         for (kind, option_type, side, underlying, quantity, strike, premium, expiration,
              execution, strategy, status, counterparty) in sample["derivatives"]:  # fmt: skip
             batch.rows["derivative_transactions"].append((

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import logging
 import multiprocessing
+import random
 import sys
 import time
 import uuid
@@ -43,6 +44,15 @@ BATCH_CUSTOMERS = 250
 PROFILES = ("conservative", "balanced", "aggressive", "corporate", "private_banking")
 PROFILE_WEIGHTS = (30, 35, 18, 9, 8)
 CUMULATIVE_WEIGHTS = [sum(PROFILE_WEIGHTS[: n + 1]) for n in range(len(PROFILE_WEIGHTS))]
+
+
+def profile_of(seed: int, index: int) -> tuple[str, random.Random]:
+    """The profile of the index-th customer of a seed, and its random stream past that
+    choice."""
+    rng = activity.rng_for(seed, index)
+    pick = rng.random() * CUMULATIVE_WEIGHTS[-1]
+    return next(p for p, w in zip(PROFILES, CUMULATIVE_WEIGHTS, strict=True) if pick < w), rng
+
 
 ASSET_MIX: dict[str, tuple[str, ...]] = {
     "conservative": ("bond", "bond", "mutual_fund", "cash", "etf"),
@@ -99,10 +109,21 @@ class Batch:
         return sum(len(rows) for rows in self.rows.values())
 
     def add(
-        self, customer: Customer, name: str, history: activity.History, institutions: list[int]
+        self,
+        customer: Customer,
+        name: str,
+        institutions: list[int],
+        *,
+        rng: random.Random,
+        calendar: Calendar,
+        prices: Prices,
     ) -> None:
-        """One customer's rows; `institutions` gives each account's institution id."""
+        """One customer's rows, their history made from `rng` (activity.py), their accounts
+        numbered on from the batch's; `institutions` gives each account's institution id."""
         rows = self.rows
+        history = activity.history(
+            customer, rng, calendar, prices, account_base=len(rows["bank_accounts"])
+        )
         rows["users"].append((customer.oid, name))
         for account, institution in zip(customer.accounts, institutions, strict=True):
             rows["bank_accounts"].append((
@@ -125,15 +146,12 @@ class CustomerFactory:
         self.institutions = institutions
         self.calendar = Calendar(today, months)
         self.prices = Prices(self.calendar)
-        self.made = 0
 
-    def add_customer(self, batch: Batch) -> None:
-        rng = activity.rng_for(self.seed, self.made)
-        self.made += 1
+    def add_customer(self, batch: Batch, index: int) -> None:
+        """The index-th customer of the seed: the same whatever else is made."""
+        profile, rng = profile_of(self.seed, index)
         r = rng.random
-        pick = r() * CUMULATIVE_WEIGHTS[-1]
-        profile = next(p for p, w in zip(PROFILES, CUMULATIVE_WEIGHTS, strict=True) if pick < w)
-        oid = ordered_oid(self.seed, self.made - 1, rng.getrandbits(128))
+        oid = ordered_oid(self.seed, index, rng.getrandbits(128))
         corporate = profile == "corporate"
         name = (
             _company_name(rng)
@@ -147,18 +165,18 @@ class CustomerFactory:
             if profile == "conservative" and r() < activity.PERSONAS[profile].pension
             else activity.EMPLOYERS
         )
-        accounts, institutions = self.accounts(rng, profile, income)
+        accounts, institutions = self.accounts(rng, profile)
         customer = Customer(
             oid=oid, persona=profile, income_cents=income, payer=payer, accounts=accounts,
             holdings=self.holdings(rng, profile, income),
         )  # fmt: skip
-        base = len(batch.rows["bank_accounts"])
-        history = activity.history(customer, rng, self.calendar, self.prices, account_base=base)
-        batch.add(customer, name[:100], history, institutions)
+        batch.add(
+            customer, name[:100], institutions, rng=rng, calendar=self.calendar, prices=self.prices
+        )
         if profile in ("aggressive", "corporate"):
             self.add_derivatives(rng, batch, oid, profile)
 
-    def accounts(self, rng: Any, profile: str, income: int) -> tuple[list[Account], list[int]]:
+    def accounts(self, rng: Any, profile: str) -> tuple[list[Account], list[int]]:
         r = rng.random
         kinds = ["business" if profile == "corporate" else "checking"]
         kinds += ["savings"] if r() < 0.7 else []
@@ -167,10 +185,9 @@ class CustomerFactory:
         ids = [self.institutions["broker" if k == "brokerage" else "bank"] for k in kinds]
         if profile in ("corporate", "private_banking") or r() < 0.05:
             currency = rng.choice(("EUR", "GBP", "CHF", "JPY"))
-            account = Account("savings", currency, _digits(rng, 10))
-            country = FOREIGN[currency]
-            account.iban = _iban(country, _digits(rng, 18)) if country else None
-            accounts.append(account)
+            number, country = _digits(rng, 10), FOREIGN[currency]
+            iban = _iban(country, _digits(rng, 18)) if country else None
+            accounts.append(Account("savings", currency, number, iban))
             ids.append(self.institutions["bank"])
         return accounts, ids
 
@@ -224,10 +241,9 @@ class CustomerFactory:
 
     def batch(self, first: int, count: int) -> Batch:
         """The customers numbered from `first` on, `count` of them."""
-        self.made = first
         batch = Batch()
-        for _ in range(count):
-            self.add_customer(batch)
+        for index in range(first, first + count):
+            self.add_customer(batch, index)
         return batch
 
 

@@ -128,16 +128,9 @@ def test_retail_personas_average_40_transactions_a_month() -> None:
     )
     per_profile: defaultdict[str, list[int]] = defaultdict(list)
     batch = factory.batch(0, 300)
-    profiles = {}
-    for index in range(300):
-        rng = activity.rng_for(3, index)
-        pick = rng.random() * synthetic.CUMULATIVE_WEIGHTS[-1]
-        profile = next(
-            p
-            for p, w in zip(synthetic.PROFILES, synthetic.CUMULATIVE_WEIGHTS, strict=True)
-            if pick < w
-        )
-        profiles[batch.rows["users"][index][0]] = profile
+    profiles = {
+        batch.rows["users"][index][0]: synthetic.profile_of(3, index)[0] for index in range(300)
+    }
     counts = Counter(row[0] for row in batch.rows["transactions"])
     for oid, profile in profiles.items():
         per_profile[profile].append(counts[oid])
