@@ -133,10 +133,7 @@ def prices(session: Session, /, *, symbol: str, query: DayRange) -> list[PricePo
     found = security(symbol)
     last = today(session)
     start, end = days_asked(query, last)
-    # The walk runs through ANCHOR_DATE at least: it is scaled there.
-    levels = _walk(found, max(last, ANCHOR_DATE))
-    # Shifted so that the walk closes at the reference price on ANCHOR_DATE.
-    scale = math.log(found.reference_price) - levels[_index(ANCHOR_DATE)]
+    levels, scale = _scaled_walk(found, last)
     points = []
     day = max(start, WALK_START)
     while day <= min(end, last):
@@ -149,13 +146,19 @@ def prices(session: Session, /, *, symbol: str, query: DayRange) -> list[PricePo
 def daily_closes_cents(symbol: str, start: dt.date, end: dt.date) -> list[int]:
     """The security's close in cents on every calendar day from `start` through `end`: on a
     day without trading, the last close before it (as GET .../prices ends)."""
-    found = SECURITIES[symbol]
-    levels = _walk(found, max(end, ANCHOR_DATE))
-    scale = math.log(found.reference_price) - levels[_index(ANCHOR_DATE)]
+    levels, scale = _scaled_walk(SECURITIES[symbol], end)
     return [
         int(_close(levels[_index(start + dt.timedelta(days=n))], scale) * 100)
         for n in range((end - start).days + 1)
     ]
+
+
+def _scaled_walk(security: Security, through: dt.date) -> tuple["array[float]", float]:
+    """The security's walk through `through` at least, and the shift of its log-levels that
+    makes it close at the reference price on ANCHOR_DATE. The walk runs to a year's end (and
+    to ANCHOR_DATE at least), so the reads of one year share one."""
+    levels = _walk(security, dt.date(max(through, ANCHOR_DATE).year, 12, 31))
+    return levels, math.log(security.reference_price) - levels[_index(ANCHOR_DATE)]
 
 
 def _close(level: float, scale: float) -> Decimal:
@@ -169,8 +172,8 @@ def _index(day: dt.date) -> int:
 CENT = Decimal("0.01")
 
 
-# One walk per security, through the last day asked for: 35 entries of about 32 KB (doubles,
-# ten years).
+# One walk per security and year asked for, each through that year's end: 35 entries of about
+# 32 KB (doubles, ten years) a year.
 @lru_cache(maxsize=len(SECURITIES))
 def _walk(security: Security, through: dt.date) -> "array[float]":
     """The walk's log-level on every calendar day from WALK_START through `through` (a day
