@@ -31,6 +31,7 @@ from main import create_app
 from response_cache import ResponseCache
 from seed import seed_if_empty
 from settings import PROJECT_DIR, Settings, normalize_database_url
+from tests import launcher
 
 # The Host header Starlette's TestClient sends.
 TEST_CLIENT_HOST = "testserver"
@@ -342,12 +343,19 @@ def seed_here(database_url: str, *args: str) -> str:
     return printed.getvalue()
 
 
-def run_python(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run `python <args>` in the project directory against the database at `database_url`."""
+def run_python(
+    database_url: str, *args: str, as_typed: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run `python <args>` in the project directory against the database at `database_url`:
+    in a process forked with the imports made (tests/launcher.py) or, `as_typed`, a new
+    interpreter started as a user starts it."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    if not as_typed:
+        return launcher.run(args, env, timeout=180)
     return subprocess.run(
         [sys.executable, *args],
         cwd=PROJECT_DIR,
-        env={**os.environ, "DATABASE_URL": database_url},
+        env=env,
         capture_output=True,
         text=True,
         timeout=180,
@@ -373,8 +381,9 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """The service started as `make run` starts it, on a free port and its own database; with
-    `workers`, under uvicorn with that many worker processes."""
+    """The service started as `make run` starts it (`python main.py`, in a process forked with
+    the imports made: tests/launcher.py; `as_typed`, a new interpreter), on a free port and its
+    own database; with `workers`, under the `uvicorn` command with that many worker processes."""
 
     def __init__(
         self,
@@ -383,14 +392,16 @@ class LiveServer:
         env: dict[str, str] | None = None,
         *,
         workers: int = 1,
+        as_typed: bool = False,
     ) -> None:
+        self.as_typed = as_typed or workers > 1
         self.database_url = database_url
         self.env = env or {}
         self.log_path = log_path
         self.workers = workers
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: subprocess.Popen[bytes] | launcher.Launched | None = None
 
     def start(self) -> None:
         env = {
@@ -412,10 +423,13 @@ class LiveServer:
             assert seeded.returncode == 0, seeded.stderr
             command = ["-m", "uvicorn", "main:app", "--port", str(self.port)]
             command += ["--workers", str(self.workers), "--http", "server:BankHttpProtocol"]
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, *command], cwd=PROJECT_DIR, env=env, stdout=log, stderr=log
-            )
+        if not self.as_typed:
+            self.process = launcher.launch(command, env, self.log_path)
+        else:
+            with self.log_path.open("ab") as log:
+                self.process = subprocess.Popen(
+                    [sys.executable, *command], cwd=PROJECT_DIR, env=env, stdout=log, stderr=log
+                )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -6,7 +6,6 @@ import gc
 import logging
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -24,7 +23,8 @@ from sqlalchemy import create_engine, make_url, text
 from bank.documents import PORTFOLIO_SQL
 from db import READ_CONNECTION_NAME, Prepared, alembic_config, create_db_engine
 from main import create_app
-from settings import PROJECT_DIR, Settings
+from settings import Settings
+from tests import launcher
 from tests.fixtures import (
     SAMPLE_OIDS,
     TEST_DATABASE_URL,
@@ -88,21 +88,15 @@ def test_database_url_forms(given: str, expected: str) -> None:
     assert Settings(DATABASE_URL=given).DATABASE_URL == expected
 
 
-def test_processes_starting_together_migrate_and_seed_once(database_url: str) -> None:
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "seed.py"],
-            cwd=PROJECT_DIR,
-            env={**os.environ, "DATABASE_URL": database_url},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
-    outputs = [process.communicate(timeout=120) for process in processes]
-    assert [p.returncode for p in processes] == [0, 0, 0], outputs
-    assert sum("Loaded 5 sample customers" in out for out, _ in outputs) == 1
+def test_processes_starting_together_migrate_and_seed_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    outputs = [(tmp_path / f"seed-{n}.out", tmp_path / f"seed-{n}.err") for n in range(3)]
+    processes = [launcher.launch(["seed.py"], env, out, err) for out, err in outputs]
+    returncodes = [process.wait(timeout=120) for process in processes]
+    assert returncodes == [0, 0, 0], [err.read_text() for _, err in outputs]
+    assert sum("Loaded 5 sample customers" in out.read_text() for out, _ in outputs) == 1
     with TestClient(create_app(Settings(DATABASE_URL=database_url))) as client:
         assert [c["customer_oid"] for c in client.get("/customers").json()] == SAMPLE_OIDS
         assert len(client.get("/institutions").json()) == 3

@@ -98,6 +98,8 @@ def test_data_survives_a_restart(own_live_server: LiveServer) -> None:
     )
     httpx.delete(f"{server.base_url}/customer/{SAMPLE_OIDS[4]}")
     server.stop()
+    # Back as a user starts it, `python main.py` in a new interpreter.
+    server.as_typed = True
     server.start()
     customers = httpx.get(f"{server.base_url}/customers").json()
     assert {"customer_oid": oid, "name": "Durable"} in customers

@@ -9,7 +9,8 @@ from tests.fixtures import NEW_OID, SAMPLE_OIDS, run_python
 
 
 def run_script(script: str, database_url: str) -> str:
-    result = run_python(database_url, script)
+    """The script run as a user types it, in a new interpreter."""
+    result = run_python(database_url, script, as_typed=True)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
