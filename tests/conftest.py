@@ -5,6 +5,7 @@ PostgreSQL. Apps and servers that a test does not stop or break are shared for t
 engine and settings, and put back to the freshly seeded state before each test takes one.
 """
 
+import itertools
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -42,15 +43,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Start each worker's share with half of the slow tests, so that neither worker ends the
-    run alone on a long test while the other has nothing left. pytest-xdist's worksteal hands
-    each of the two workers one contiguous half of this list, then balances what remains.
-    Every test still runs; only the order changes."""
+    """Start each worker's share with its part of the slow tests, so that no worker ends the
+    run alone on a long test while the others have nothing left. pytest-xdist's worksteal hands
+    each worker one contiguous, equal part of this list, then balances what remains. Every test
+    still runs; only the order changes."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     slow = [item for item in items if item.get_closest_marker("slow")]
-    fast = [item for item in items if not item.get_closest_marker("slow")]
-    first_slow, second_slow = slow[0::2], slow[1::2]
-    split = len(items) // 2 - len(first_slow)
-    items[:] = first_slow + fast[:split] + second_slow + fast[split:]
+    fast = iter([item for item in items if not item.get_closest_marker("slow")])
+    ordered: list[pytest.Item] = []
+    for worker in range(workers):
+        ordered += slow[worker::workers]
+        share_end = len(items) * (worker + 1) // workers
+        ordered += itertools.islice(fast, max(0, share_end - len(ordered)))
+    items[:] = ordered + list(fast)
 
 
 @pytest.fixture
