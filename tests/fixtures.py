@@ -410,7 +410,7 @@ class LiveServer:
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
             "LOG_LEVEL": "warning",
-            # Small pools: the two test workers' servers share one PostgreSQL server's 100
+            # Small pools: the test workers' servers share one PostgreSQL server's 100
             # connections, and a burst of requests leaves each pool at its largest.
             "DB_POOL_SIZE": "5",
             "DB_MAX_OVERFLOW": "10",
