@@ -171,7 +171,7 @@ def test_a_portfolio_read_racing_its_delete_is_whole_or_404(live_server: LiveSer
     seen: dict[str, int] = {"whole": 0, "404": 0}
     half: list[Any] = []
 
-    def read(oid: str, stop: threading.Event) -> None:
+    def read(oid: str, stop: threading.Event, read_once: threading.Event) -> None:
         with httpx.Client(base_url=base, timeout=10) as http:
             while not stop.is_set():
                 response = http.get(f"/user-portfolio/{oid}")
@@ -180,6 +180,7 @@ def test_a_portfolio_read_racing_its_delete_is_whole_or_404(live_server: LiveSer
                     return
                 if without_keys(response.json()) == expected:
                     seen["whole"] += 1
+                    read_once.set()
                 else:
                     half.append(response.json())
                     return
@@ -188,11 +189,13 @@ def test_a_portfolio_read_racing_its_delete_is_whole_or_404(live_server: LiveSer
         for _ in range(20):
             oid = str(uuid.uuid4())
             assert http.put(f"/user-portfolio/{oid}", json=document).status_code == 201
-            stop = threading.Event()
-            readers = [threading.Thread(target=read, args=(oid, stop)) for _ in range(4)]
+            stop, read_once = threading.Event(), threading.Event()
+            readers = [threading.Thread(target=read, args=(oid, stop, read_once)) for _ in range(4)]
             for reader in readers:
                 reader.start()
-            time.sleep(0.05)
+            # The delete goes in while the readers read: after one of them has read the
+            # document whole (however slow the machine), the others still reading.
+            read_once.wait(timeout=10)
             assert http.delete(f"/customer/{oid}").status_code == 200
             time.sleep(0.05)
             stop.set()
