@@ -108,6 +108,9 @@ SOFTWARE = (("Amazon Web Services", "4816"), ("Salesforce", "5734"), ("Slack", "
             ("Google Workspace", "5734"), ("Zoom", "4816"), ("Adobe", "5734"),
             ("Atlassian", "5734"))  # fmt: skip
 BROKERAGE_MCC = "6211"
+INVOICES_FROM = dt.date(2015, 1, 1)
+# Where a holding is bought from and pays into: the first of these kinds in its currency.
+INVESTMENT_ACCOUNTS = ("brokerage", "retirement", "checking", "business", "savings", "money_market")
 ATM = ("ATM withdrawal", "6011")
 
 
@@ -254,27 +257,32 @@ class History:
 
 
 class Calendar:
-    """The history's days: from the first day of the month `months` before today's, through
-    today. Days are numbered from 0; their ISO texts and months are worked out once."""
+    """A span of days, from `first` through `last` (the sandbox's today for a history; the
+    days an advance of the clock makes happen). Days are numbered from 0; their ISO texts and
+    months are worked out once."""
 
-    def __init__(self, today: dt.date, months: int) -> None:
-        year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
-        self.start = dt.date(year, month + 1, 1)
-        self.today = today
-        self.length = (today - self.start).days + 1
-        days = [self.start + dt.timedelta(days=n) for n in range(self.length)]
+    def __init__(self, first: dt.date, last: dt.date) -> None:
+        self.start = first
+        self.today = last
+        self.length = (last - first).days + 1
+        days = [first + dt.timedelta(days=n) for n in range(self.length)]
         self.iso = [day.isoformat() for day in days]
         self.weekday = [day.weekday() for day in days]
         self.days = days
-        # (YYYY-MM, calendar month 1-12, first day, last day): the last month ends today.
+        # (YYYY-MM, calendar month 1-12, first day, last day), the first and last months
+        # possibly partial.
         self.months: list[tuple[str, int, int, int]] = []
         for n, day in enumerate(days):
             if n == 0 or day.day == 1:
                 self.months.append((self.iso[n][:7], day.month, n, n))
-            key, number, first, _ = self.months[-1]
-            self.months[-1] = (key, number, first, n)
-        # Fridays every other week from the first Friday (biweekly salaries and payroll).
-        self.fridays = [n for n in range(self.length) if self.weekday[n] == 4]
+            key, number, first_day, _ = self.months[-1]
+            self.months[-1] = (key, number, first_day, n)
+
+    @classmethod
+    def of_history(cls, today: dt.date, months: int) -> "Calendar":
+        """From the first day of the month `months` before today's, through today."""
+        year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
+        return cls(dt.date(year, month + 1, 1), today)
 
     def business_day_on_or_before(self, n: int) -> int:
         while n > 0 and self.weekday[n] >= 5:
@@ -282,12 +290,21 @@ class Calendar:
         return n
 
     def on_day_of_month(self, day_of_month: int) -> list[int]:
-        """The index of `day_of_month` (1-28) in every month of the history that has reached
-        it."""
+        """The index of `day_of_month` (1-28) in every month of the span that has it."""
+        found = []
+        for _, _, first, last in self.months:
+            n = first + day_of_month - self.days[first].day
+            if first <= n <= last:
+                found.append(n)
+        return found
+
+    def fridays(self, parity: int) -> list[int]:
+        """Every other Friday: those of the weeks (counted from 0001-01-01) of this parity, so
+        that a schedule goes on the same from one span to the next."""
         return [
-            first + day_of_month - 1
-            for _, _, first, last in self.months
-            if first + day_of_month - 1 <= last
+            n
+            for n in range(self.length)
+            if self.weekday[n] == 4 and self.days[n].toordinal() // 7 % 2 == parity
         ]
 
 
@@ -319,7 +336,14 @@ def money_of(units: int, scale: int, close_cents: int) -> int:
 
 
 class HistoryWriter:
-    """Builds one customer's history; see the module's docstring."""
+    """Builds one customer's history; see the module's docstring.
+
+    Two random streams drive it. `rng`, the customer's own, draws what recurs: the pay
+    schedule, the rent, the utilities and subscriptions and their days, the favourite
+    merchants, a company's clients and suppliers. It draws the same whatever the days, so the
+    customer's life can be drawn again later and go on (AdvanceWriter). The other, seeded from
+    the first, draws what happens on the days: each card payment, ATM visit, invoice, buy.
+    """
 
     def __init__(
         self,
@@ -327,12 +351,14 @@ class HistoryWriter:
         rng: random.Random,
         calendar: Calendar,
         prices: Prices,
-        account_base: int,
+        account_ids: Sequence[int],
     ) -> None:
         self.c = customer
-        self.base = account_base
+        self.ids = list(account_ids)
         self.rng = rng
-        self.r: Callable[[], float] = rng.random
+        self.p: Callable[[], float] = rng.random
+        self.events = random.Random(rng.getrandbits(64))
+        self.r: Callable[[], float] = self.events.random
         self.cal = calendar
         self.prices = prices
         self.persona = PERSONAS[customer.persona]
@@ -371,7 +397,7 @@ class HistoryWriter:
         if account is not None:
             self.net[account] += cents
             currency = self.c.accounts[account].currency
-            posted = account + self.base
+            posted = self.ids[account]
         self.rows.append((
             self.c.oid, posted, self.cal.iso[day], cents, description, category, kind, symbol,
             currency, merchant, mcc,
@@ -381,11 +407,14 @@ class HistoryWriter:
             self.spent[key] = self.spent.get(key, 0) - cents
 
     def pick(self, choices: Sequence[T]) -> T:
-        return choices[int(self.r() * len(choices))]
+        """One of `choices`, drawn as part of the customer's life (the recurring stream)."""
+        return choices[int(self.p() * len(choices))]
 
     # --- The history ----------------------------------------------------------------------
 
-    def write(self) -> History:
+    def live(self) -> None:
+        """The customer's everyday life over the calendar's days: everything but the buys of
+        holdings and their income."""
         if self.c.persona == "corporate":
             self.business()
         else:
@@ -397,6 +426,9 @@ class HistoryWriter:
         self.card_spending()
         self.savings_transfers()
         self.interest_on_foreign_accounts()
+
+    def write(self) -> History:
+        self.live()
         history = History()
         history.assets = self.investments()
         # In date order, then as made: the order of ids, and so of a statement's lines.
@@ -419,7 +451,7 @@ class HistoryWriter:
                 cents = max(self.starting_balance(account), needed)
             account.balance_cents = cents + self.net[n]
             opening.append((
-                self.c.oid, n + self.base, self.cal.iso[0], cents, OPENING_BALANCE, "transfer",
+                self.c.oid, self.ids[n], self.cal.iso[0], cents, OPENING_BALANCE, "transfer",
                 "deposit", None, account.currency, None, None,
             ))  # fmt: skip
         history.transactions = opening + self.rows
@@ -433,11 +465,11 @@ class HistoryWriter:
         """Each account's lowest balance along its transactions (in order), from zero."""
         running = [0] * len(self.c.accounts)
         lowest = [0] * len(self.c.accounts)
-        base = self.base
+        number = {posted: n for n, posted in enumerate(self.ids)}
         for row in self.rows:
             posted = row[1]
             if posted is not None:
-                n = posted - base  # type: ignore[operator]
+                n = number[posted]  # type: ignore[index]
                 running[n] += row[3]  # type: ignore[operator]
                 if running[n] < lowest[n]:
                     lowest[n] = running[n]
@@ -463,22 +495,22 @@ class HistoryWriter:
                 self.add(self.home, n, c.income_cents, f"Pension {payer}", "income", "deposit",
                          merchant=payer)  # fmt: skip
             return
-        if self.r() < p.biweekly:
-            first = int(self.r() * 2)
+        if self.p() < p.biweekly:
+            parity = int(self.p() * 2)
             pay = c.income_cents * 12 // 26
-            for n in cal.fridays[first::2]:
+            for n in cal.fridays(parity):
                 self.add(self.home, n, pay, f"Payroll {payer}", "income", "deposit",
                          merchant=payer)  # fmt: skip
             return
-        for n in cal.on_day_of_month(25 if self.r() < 0.6 else 1):
+        for n in cal.on_day_of_month(25 if self.p() < 0.6 else 1):
             n = cal.business_day_on_or_before(n)
             self.add(self.home, n, c.income_cents, f"Salary {payer}", "income", "deposit",
                      merchant=payer)  # fmt: skip
 
     def housing(self) -> None:
-        cents = -int(self.c.income_cents * self.persona.housing_share * (0.8 + 0.4 * self.r()))
-        cents -= cents % 100 if self.r() < 0.8 else 0  # rents are mostly whole dollars
-        if self.r() < 0.55:
+        cents = -int(self.c.income_cents * self.persona.housing_share * (0.8 + 0.4 * self.p()))
+        cents -= cents % 100 if self.p() < 0.8 else 0  # rents are mostly whole dollars
+        if self.p() < 0.55:
             landlord, day, what = self.pick(LANDLORDS), 1, "Rent"
         else:
             landlord, day, what = self.pick(LENDERS), 5, "Mortgage payment"
@@ -487,12 +519,12 @@ class HistoryWriter:
                      merchant=landlord)  # fmt: skip
 
     def utilities(self) -> None:
-        r, cal = self.r, self.cal
+        r, p, cal = self.r, self.p, self.cal
         power, power_mcc = self.pick(ELECTRICITY)
         net, net_mcc = self.pick(INTERNET)
         phone, phone_mcc = self.pick(MOBILE)
-        net_cents, phone_cents = -(5_999 + int(r() * 5) * 1_000), -(4_500 + int(r() * 8) * 1_000)
-        power_day, net_day, phone_day = 5 + int(r() * 20), 1 + int(r() * 27), 1 + int(r() * 27)
+        net_cents, phone_cents = -(5_999 + int(p() * 5) * 1_000), -(4_500 + int(p() * 8) * 1_000)
+        power_day, net_day, phone_day = 5 + int(p() * 20), 1 + int(p() * 27), 1 + int(p() * 27)
         for n in cal.on_day_of_month(power_day):
             month = cal.days[n].month
             season = 1.3 if month in (1, 2, 7, 8, 12) else 1.0
@@ -507,15 +539,15 @@ class HistoryWriter:
 
     def subscriptions(self) -> None:
         low, high = self.persona.subscriptions
-        chosen = self.rng.sample(SUBSCRIPTIONS, low + int(self.r() * (high - low + 1)))
+        chosen = self.rng.sample(SUBSCRIPTIONS, low + int(self.p() * (high - low + 1)))
         for name, mcc, cents in chosen:
-            for n in self.cal.on_day_of_month(1 + int(self.r() * 28)):
+            for n in self.cal.on_day_of_month(1 + int(self.p() * 28)):
                 self.add(self.home, n, -cents, name, "subscriptions", "payment",
                          merchant=name, mcc=mcc)  # fmt: skip
 
     def cash_and_fees(self) -> None:
-        r, cal = self.r, self.cal
-        fee = -(499 + int(r() * 3) * 300) if r() < 0.4 else 0
+        r, p, cal = self.r, self.p, self.cal
+        fee = -(499 + int(p() * 3) * 300) if p() < 0.4 else 0
         for _, _, first, last in cal.months:
             for _ in range(int(r() * 2.5)):
                 n = first + int(r() * (last - first + 1))
@@ -526,14 +558,14 @@ class HistoryWriter:
                 self.add(self.home, last, fee, "Monthly account fee", "fees", "fee")
 
     def card_spending(self) -> None:
-        r, cal, add = self.r, self.cal, self.add
+        r, p, cal, add = self.r, self.p, self.cal, self.add
         home = self.home
         scale = max(0.5, min(self.c.income_cents / 600_000, 3.0))
         for category, (visits, low, high) in self.persona.card.items():
             merchants = MERCHANTS[category]
             count = len(merchants)
             # A customer shops at some merchants of a category, more often at the first.
-            favourites = [merchants[int(r() * count)] for _ in range(3)] + list(merchants)
+            favourites = [merchants[int(p() * count)] for _ in range(3)] + list(merchants)
             chosen = len(favourites)
             low, high = int(low * scale), int(high * scale)
             span = high - low
@@ -586,16 +618,18 @@ class HistoryWriter:
     def business(self) -> None:
         """A company's month: invoices paid in, payroll every other Friday (or monthly),
         payroll taxes, office rent, suppliers, software and wire fees."""
-        r, cal, c = self.r, self.cal, self.c
+        r, p, cal, c = self.r, self.p, self.cal, self.c
         revenue = c.income_cents
         clients = self.rng.sample(CLIENTS, 5)
         suppliers = self.rng.sample(SUPPLIERS, 5)
         software = self.rng.sample(SOFTWARE, 4)
         landlord = self.pick(LANDLORDS)
-        invoice = 1000 + int(r() * 8000)
-        payroll_share = 0.45 + 0.1 * r()
-        if r() < self.persona.biweekly:
-            pay_days = cal.fridays[int(r() * 2) :: 2]
+        # Invoice numbers count on with the days (a company sends fewer than one a day), so
+        # a later span of days never numbers one the same as an earlier span.
+        invoice = 1000 + int(p() * 8000) + (cal.start - INVOICES_FROM).days
+        payroll_share = 0.45 + 0.1 * p()
+        if p() < self.persona.biweekly:
+            pay_days = cal.fridays(int(p() * 2))
             payroll = int(revenue * payroll_share * 12 / 26)
         else:
             pay_days = [cal.business_day_on_or_before(n) for n in cal.on_day_of_month(28)]
@@ -629,8 +663,8 @@ class HistoryWriter:
             self.add(self.home, n, rent, f"Office rent {landlord}", "office", "payment",
                      merchant=landlord, mcc="6513")  # fmt: skip
         for name, mcc in software:
-            fixed = -int(revenue * (0.001 + 0.004 * r()))
-            for n in cal.on_day_of_month(2 + int(r() * 26)):
+            fixed = -int(revenue * (0.001 + 0.004 * p()))
+            for n in cal.on_day_of_month(2 + int(p() * 26)):
                 varies = 0.85 + 0.3 * r() if name == "Amazon Web Services" else 1.0
                 self.add(self.home, n, int(fixed * varies), name, "software", "payment",
                          merchant=name, mcc=mcc)  # fmt: skip
@@ -642,10 +676,7 @@ class HistoryWriter:
         assets: list[tuple[str, str, str, float, int, str, int | None]] = []
         for holding in self.c.holdings:
             closes = self.prices.of(holding.symbol)
-            account = self._account_of(
-                ("brokerage", "retirement", "checking", "business", "savings", "money_market"),
-                holding.currency,
-            )
+            account = self._account_of(INVESTMENT_ACCOUNTS, holding.currency)
             sizes = self._split(holding.units, min(1 + int(r() * 3), max(holding.units, 1)))
             # Lots on trading days, oldest first, in the history's first three quarters.
             every_day = holding.asset_type == "crypto"
@@ -666,6 +697,12 @@ class HistoryWriter:
                 holding.units / holding.scale, value, holding.currency, cost,
             ))  # fmt: skip
         return assets
+
+    def pay_income_of(self, holding: Holding) -> None:
+        """The dividends or coupons of a holding held all through the calendar's days (an
+        advance of the clock: the holding as it stands, no buys)."""
+        account = self._account_of(INVESTMENT_ACCOUNTS, holding.currency)
+        self._income_of(holding, account, [(-1, holding.units)], self.prices.of(holding.symbol))
 
     def _trading_day(self, n: int, every_day: bool) -> int:
         """Day n, or the nearest weekday after it (before it at the history's end)."""
@@ -723,11 +760,11 @@ def history(
     calendar: Calendar,
     prices: Prices,
     *,
-    account_base: int = 0,
+    account_ids: Sequence[int],
 ) -> History:
-    """The customer's rows (see HistoryWriter), their accounts numbered from `account_base`;
-    the accounts' balance_cents are set."""
-    return HistoryWriter(customer, rng, calendar, prices, account_base).write()
+    """The customer's rows (see HistoryWriter), its accounts posted to as `account_ids`; the
+    accounts' balance_cents are set."""
+    return HistoryWriter(customer, rng, calendar, prices, account_ids).write()
 
 
 def rng_for(seed: int, index: int) -> random.Random:

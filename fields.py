@@ -296,6 +296,18 @@ def customer_fk(*, index: bool = True) -> Any:
     )
 
 
+def customer_key() -> Any:
+    """The customer_oid primary key of a table with one row per customer; deleting the user
+    cascades."""
+    return Field(
+        primary_key=True,
+        foreign_key="users.customer_oid",
+        ondelete="CASCADE",
+        max_length=36,
+        sa_type=OID_COLUMN,
+    )
+
+
 # Text may hold any character but NUL, which PostgreSQL cannot store in a text column.
 NO_NUL: Final = {"pattern": NUL_FREE_PATTERN}
 

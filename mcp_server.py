@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, SkipValidation, TypeAdapter, ValidationEr
 
 import bank.collections
 import bank.customers
+import bank.days
 import bank.documents
 import bank.ledger
 import bank.performance
@@ -39,6 +40,8 @@ from mcp_views import (
     fit_page,
 )
 from models import (
+    ClockAdvance,
+    ClockAdvanced,
     CustomerCreate,
     CustomerDeleted,
     CustomerExistence,
@@ -425,6 +428,23 @@ def register_write_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
             return agent_portfolio(stored_portfolio.model_dump(mode="json"))
 
         return await answer(stored)
+
+    @tool(mcp, WRITE_TOOL)
+    async def advance_clock(
+        days: Annotated[int, Field(description="Days to move the sandbox's today forward, 1-366")],
+    ) -> Annotated[CallToolResult, ClockAdvanced]:
+        """Move the sandbox's date forward and make the days happen: salaries, bills, card
+        payments, dividends for the sample and synthetic customers, balances moving, a price for
+        every security on each new trading day, holdings revalued, expired derivatives settled.
+
+        Returns {from, to, days, customers, transactions_added, prices_added, ...}. Use it to
+        test an agent that runs every morning: advance a day, then read what changed.
+        """
+        return await answer(
+            lambda: database().write(
+                bank.days.advance_clock, days=ClockAdvance.model_validate({"days": days}).days
+            )
+        )
 
     @tool(mcp, DESTRUCTIVE_TOOL)
     async def delete_customer(

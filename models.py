@@ -40,6 +40,7 @@ from fields import (
     RowIdRef,
     Total,
     customer_fk,
+    customer_key,
     optional_text,
     sorted_text,
     text,
@@ -523,13 +524,7 @@ class CustomerVersion(SQLModel, table=True):
     (response_cache.py) are served only while the version they were read at is still current."""
 
     __tablename__ = "customer_versions"
-    customer_oid: str = Field(
-        primary_key=True,
-        foreign_key="users.customer_oid",
-        ondelete="CASCADE",
-        max_length=36,
-        sa_type=OID_COLUMN,
-    )
+    customer_oid: str = customer_key()
     version: int = Field(sa_type=BigInteger)
 
 
@@ -547,6 +542,47 @@ class SandboxClock(SQLModel, table=True):
 
 class SandboxClockPublic(BaseModel):
     today: dt.date = PydanticField(description="The sandbox's today, YYYY-MM-DD")
+
+
+class ClockAdvance(BaseModel):
+    """How far to move the sandbox's clock."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: int = PydanticField(ge=1, le=366, description="Days to move forward, 1-366")
+
+
+class ClockAdvanced(BaseModel):
+    """What an advance of the clock did: the days it made happen, and what they brought."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    start: dt.date = PydanticField(alias="from", description="The first day made to happen")
+    end: dt.date = PydanticField(alias="to", description="The last: the sandbox's today now")
+    days: int
+    customers: int = PydanticField(description="Sample and synthetic customers who lived them")
+    transactions_added: int
+    prices_added: int = PydanticField(description="A close per security and trading day")
+    holdings_revalued: int = PydanticField(description="Holdings valued at the new last close")
+    spending_rows: int = PydanticField(
+        description="Spending rows of the days' months, summed again from the transactions"
+    )
+    derivatives_expired: int
+    derivatives_exercised: int = PydanticField(
+        description="Options in the money at their expiry's close"
+    )
+
+
+class Persona(SQLModel, table=True):
+    """Where a generated customer's life comes from, so that advancing the clock can go on
+    living it (bank/days.py): a sample (seed null, its number in seed.py) or the number-th
+    synthetic customer of a seed. Customers registered through the API have none, and get no
+    invented activity."""
+
+    __tablename__ = "personas"
+    customer_oid: str = customer_key()
+    seed: int | None = Field(default=None, sa_type=BigInteger)
+    number: int
 
 
 # --- Lists and pages ------------------------------------------------------------------------

@@ -273,39 +273,49 @@ SAMPLE_CUSTOMERS: list[dict[str, Any]] = [
 SAMPLE_MONTHS = 12
 
 
+def sample_customer(number: int) -> tuple[Customer, random.Random]:
+    """The number-th sample customer as its history sees it, and its random stream, which
+    draws its life (activity.HistoryWriter)."""
+    sample = SAMPLE_CUSTOMERS[number]
+    oid = sample["customer_oid"]
+    accounts = [
+        Account(kind.value, currency.value, account_number, iban, as_cents(balance))
+        for account_number, kind, balance, currency, iban, _ in sample["accounts"]
+    ]
+    holdings = []
+    for asset_type, symbol, quantity, currency in sample["holdings"]:
+        scale = activity.QUANTITY_SCALE.get(asset_type.value, 1)
+        holdings.append(Holding(asset_type.value, symbol, int(quantity * scale), currency))
+    customer = Customer(
+        oid=oid,
+        persona=sample["persona"],
+        income_cents=as_cents(sample["income"]),
+        payer=sample["payer"],
+        accounts=accounts,
+        holdings=holdings,
+    )
+    return customer, random.Random(uuid.UUID(oid).int)
+
+
 @cache
 def sample_batch(today: dt.date, institution_ids: tuple[tuple[str, int], ...]) -> Batch:
     """The rows of the five sample customers, their history ending on `today` (the same for
     the same day: a test's reset makes them anew in milliseconds). Derivatives keep their
     place in time: their dates move with `today`."""
     ids = dict(institution_ids)
-    calendar = Calendar(today, SAMPLE_MONTHS)
+    calendar = Calendar.of_history(today, SAMPLE_MONTHS)
     prices = Prices(calendar)
     shift = today - SAMPLE_DAY
     batch = Batch()
-    for sample in SAMPLE_CUSTOMERS:
-        oid = sample["customer_oid"]
-        accounts = [
-            Account(kind.value, currency.value, number, iban, as_cents(balance))
-            for number, kind, balance, currency, iban, _ in sample["accounts"]
-        ]
-        holdings = []
-        for asset_type, symbol, quantity, currency in sample["holdings"]:
-            scale = activity.QUANTITY_SCALE.get(asset_type.value, 1)
-            holdings.append(Holding(asset_type.value, symbol, int(quantity * scale), currency))
-        customer = Customer(
-            oid=oid,
-            persona=sample["persona"],
-            income_cents=as_cents(sample["income"]),
-            payer=sample["payer"],
-            accounts=accounts,
-            holdings=holdings,
-        )
+    for number, sample in enumerate(SAMPLE_CUSTOMERS):
+        customer, rng = sample_customer(number)
+        oid = customer.oid
         batch.add(
             customer,
             sample["name"],
             [ids[a[5]] for a in sample["accounts"]],
-            rng=random.Random(uuid.UUID(oid).int),
+            source=(None, number),
+            rng=rng,
             calendar=calendar,
             prices=prices,
         )

@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
@@ -77,6 +77,7 @@ COMPANY_SUFFIXES = CompanyNames.company_suffixes
 
 TABLE_COLUMNS = {
     "users": ("customer_oid", "name"),
+    "personas": ("customer_oid", "seed", "number"),
     "bank_accounts": (
         "id", "customer_oid", "account_number", "account_type", "balance", "currency", "iban",
         "institution_id",
@@ -114,15 +115,23 @@ class Batch:
         name: str,
         institutions: list[int],
         *,
+        source: tuple[int | None, int],
         rng: random.Random,
         calendar: Calendar,
         prices: Prices,
     ) -> None:
         """One customer's rows, their history made from `rng` (activity.py), their accounts
-        numbered on from the batch's; `institutions` gives each account's institution id."""
+        numbered on from the batch's; `institutions` gives each account's institution id, and
+        `source` (seed, number) where their life comes from (models.Persona)."""
         rows = self.rows
+        rows["personas"].append((customer.oid, *source))
+        first = len(rows["bank_accounts"])
         history = activity.history(
-            customer, rng, calendar, prices, account_base=len(rows["bank_accounts"])
+            customer,
+            rng,
+            calendar,
+            prices,
+            account_ids=range(first, first + len(customer.accounts)),
         )
         rows["users"].append((customer.oid, name))
         for account, institution in zip(customer.accounts, institutions, strict=True):
@@ -144,11 +153,27 @@ class CustomerFactory:
         self.seed = seed
         self.today = today
         self.institutions = institutions
-        self.calendar = Calendar(today, months)
+        self.calendar = Calendar.of_history(today, months)
         self.prices = Prices(self.calendar)
 
     def add_customer(self, batch: Batch, index: int) -> None:
         """The index-th customer of the seed: the same whatever else is made."""
+        customer, name, institutions, rng = self.customer(index)
+        batch.add(
+            customer,
+            name,
+            institutions,
+            source=(self.seed, index),
+            rng=rng,
+            calendar=self.calendar,
+            prices=self.prices,
+        )
+        if customer.persona in ("aggressive", "corporate"):
+            self.add_derivatives(rng, batch, customer.oid, customer.persona)
+
+    def customer(self, index: int) -> tuple[Customer, str, list[int], random.Random]:
+        """The index-th customer of the seed, their name and their accounts' institutions,
+        and their random stream, which goes on to draw their life (activity.HistoryWriter)."""
         profile, rng = profile_of(self.seed, index)
         r = rng.random
         oid = ordered_oid(self.seed, index, rng.getrandbits(128))
@@ -170,11 +195,7 @@ class CustomerFactory:
             oid=oid, persona=profile, income_cents=income, payer=payer, accounts=accounts,
             holdings=self.holdings(rng, profile, income),
         )  # fmt: skip
-        batch.add(
-            customer, name[:100], institutions, rng=rng, calendar=self.calendar, prices=self.prices
-        )
-        if profile in ("aggressive", "corporate"):
-            self.add_derivatives(rng, batch, oid, profile)
+        return customer, name[:100], institutions, rng
 
     def accounts(self, rng: Any, profile: str) -> tuple[list[Account], list[int]]:
         r = rng.random
@@ -330,21 +351,31 @@ def institution_ids(engine: Engine) -> tuple[int, int]:
 
 
 @contextlib.contextmanager
-def row_triggers_skipped(connection: Connection, tables: list[str]) -> Iterator[None]:
-    """On SQLite, leave out the per-customer tables' insert triggers for this transaction.
+def row_triggers_skipped(
+    connection: Connection, tables: Mapping[str, Sequence[str]] | Sequence[str]
+) -> Iterator[None]:
+    """On SQLite, leave out the per-customer tables' row triggers for this transaction: those
+    of the events given for each table (by default, of inserts).
 
     They renew a customer's data version (migration 0002), and SQLite runs them once per row:
     a third of a bulk load's time. Rows of customers that are new in this very transaction need
     no renewal: the customers' versions are made in it too (by the trigger on users, which
-    stays), so no answer can have been stored under them. The transaction holds SQLite's only
-    write lock and DDL is transactional, so no other connection ever sees the schema without
-    the triggers; a failed batch gets them back with its rollback. PostgreSQL's statement
-    triggers cost one UPDATE per bulk insert, so there they stay.
+    stays), so no answer can have been stored under them; a writer that changes existing
+    customers' rows renews their versions itself. The transaction holds SQLite's only write
+    lock and DDL is transactional, so no other connection ever sees the schema without the
+    triggers; a failed batch gets them back with its rollback. PostgreSQL's statement triggers
+    cost one UPDATE per bulk statement, so there they stay.
     """
     if connection.dialect.name != "sqlite":
         yield
         return
-    names = [f"{name}_insert_version" for name in tables if name != "users"]
+    events = tables if isinstance(tables, Mapping) else dict.fromkeys(tables, ("insert",))
+    names = [
+        f"{name}_{event}_version"
+        for name, of_table in events.items()
+        if name != "users"
+        for event in of_table
+    ]
     listed = ", ".join(f"'{name}'" for name in names)  # the tables' own names, no input
     triggers = connection.exec_driver_sql(
         f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({listed})"
@@ -397,33 +428,42 @@ def _insert_sql(name: str, rows: int) -> str:
 
 
 def write_batch(connection: Connection, batch: Batch) -> None:
-    """Insert the batch's rows in the connection's transaction: every customer must be new.
-    SQLite: multi-row INSERTs; PostgreSQL: COPY, which fires the statement-level version
-    triggers (migration 0002) once a table."""
+    """Insert the batch's rows in the connection's transaction: every customer must be new."""
     base = reserve_account_ids(connection, max(len(batch.rows["bank_accounts"]), 1))
-    if connection.dialect.name != "sqlite":
-        _copy_batch(connection, batch, base)
-        return
     with row_triggers_skipped(connection, list(batch.rows)):
-        for name, rows in batch.rows.items():
-            shift = base if name in SHIFTED else 0
-            for start in range(0, len(rows), ROWS_PER_INSERT):
-                chunk = rows[start : start + ROWS_PER_INSERT]
-                sql = _insert_sql(name, len(chunk)).replace("BASE", str(shift))
-                connection.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))
+        insert_rows(connection, batch.rows, base)
 
 
-def _copy_batch(connection: Connection, batch: Batch, base: int) -> None:
+def insert_rows(
+    connection: Connection, rows: Mapping[str, Sequence[tuple[Any, ...]]], base: int = 0
+) -> None:
+    """Insert rows of TABLE_COLUMNS' tables in the connection's transaction, the account
+    numbers (SHIFTED) plus `base`. SQLite: multi-row INSERTs; PostgreSQL: COPY, which fires
+    the statement-level version triggers (migration 0002) once a table."""
+    if connection.dialect.name != "sqlite":
+        _copy_rows(connection, rows, base)
+        return
+    for name, table_rows in rows.items():
+        shift = base if name in SHIFTED else 0
+        for start in range(0, len(table_rows), ROWS_PER_INSERT):
+            chunk = table_rows[start : start + ROWS_PER_INSERT]
+            sql = _insert_sql(name, len(chunk)).replace("BASE", str(shift))
+            connection.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))
+
+
+def _copy_rows(
+    connection: Connection, rows: Mapping[str, Sequence[tuple[Any, ...]]], base: int
+) -> None:
     driver = connection.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor:
-        for name, rows in batch.rows.items():
-            if not rows:
+        for name, table_rows in rows.items():
+            if not table_rows:
                 continue
             columns = TABLE_COLUMNS[name]
             shifted = columns.index(SHIFTED[name]) if name in SHIFTED else None
             with cursor.copy(f'COPY "{name}" ({", ".join(columns)}) FROM STDIN') as copy:
-                for row in rows:
+                for row in table_rows:
                     if shifted is not None and row[shifted] is not None:
                         row = (*row[:shifted], row[shifted] + base, *row[shifted + 1 :])
                     copy.write_row(row)

@@ -1,10 +1,10 @@
-"""The sandbox itself: its date."""
+"""The sandbox itself: its date, and the days it makes pass."""
 
 from fastapi import APIRouter
 
-from bank import clock
+from bank import clock, days
 from db import DatabaseDep
-from models import SandboxClockPublic
+from models import ClockAdvance, ClockAdvanced, SandboxClockPublic
 from openapi import error_responses
 
 router = APIRouter(tags=["sandbox"])
@@ -23,3 +23,25 @@ router = APIRouter(tags=["sandbox"])
 )
 async def get_sandbox_clock(db: DatabaseDep) -> SandboxClockPublic:
     return SandboxClockPublic(today=await db.read(clock.today))
+
+
+@router.post(
+    "/sandbox/clock/advance",
+    operation_id="advance_clock",
+    summary="Advance the sandbox's clock, making the days happen",
+    description=(
+        "Moves the sandbox's today forward 1-366 days and makes those days happen, in one "
+        "transaction. Each sample and synthetic customer lives them as their history did: "
+        "salary or pension, rent or mortgage, utilities and subscriptions on their days, card "
+        "spending, transfers to savings, dividends and coupons (a company: invoices, payroll, "
+        "suppliers), their accounts' balances moving by what is posted. Every security gets a "
+        "close on each new trading day and the generated holdings are valued at the new last "
+        "close; open derivatives past their expiry are marked expired, or exercised when an "
+        "option is in the money at its expiry's close; spending rows of the days' months are "
+        "summed again from the transactions. Customers registered through the API get no "
+        "invented activity. The same start and the same advances give the same data."
+    ),
+    responses=error_responses(400, 413),
+)
+async def advance_clock(advance: ClockAdvance, db: DatabaseDep) -> ClockAdvanced:
+    return await db.write(days.advance_clock, days=advance.days)

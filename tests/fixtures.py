@@ -14,7 +14,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, MetaData, create_engine, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
+import activity
 import seed
 from db import Database
 from main import create_app
@@ -53,10 +56,84 @@ MCP_TOOLS = {
     "register_customer",
     "import_portfolio",
     "delete_customer",
+    "advance_clock",
 }
 
 # What get_portfolio and import_portfolio add, over MCP, to the portfolio REST returns.
 AGENT_PORTFOLIO_FIELDS = ("transactions_shown", "transactions_total", "partly_shown", "hint")
+
+
+# Outflows that are not spending, as the README says: money between the customer's own
+# accounts, and investments bought.
+NOT_SPENDING = {"transfer", "investment"}
+
+
+def money(value: float) -> Decimal:
+    """An amount as JSON gives it (a number with at most two decimals), exactly."""
+    return Decimal(str(value))
+
+
+def reconcile(
+    client: TestClient,
+    oid: str,
+    closes: dict[str, Decimal],
+    *,
+    today: dt.date = SANDBOX_DAY,
+    never_below_zero: bool = True,
+) -> dict[str, Any]:
+    """Assert that the customer's accounts, spending and holdings follow from their history
+    (up to `today`, the sandbox's); returns the portfolio. A generated history never takes an
+    account below zero; days made to happen later may."""
+    portfolio: dict[str, Any] = client.get(f"/user-portfolio/{oid}").json()
+    transactions = portfolio["transactions"]
+    last = today.isoformat()
+    for account in portfolio["bank_accounts"]:
+        own = [t for t in transactions if t["account_id"] == account["id"]]
+        first = min(t["date"] for t in own)
+        statement = client.get(
+            f"/customer/{oid}/bank-accounts/{account['id']}/statement",
+            params={"from": first, "to": last},
+        ).json()
+        # It opens with its opening balance, at zero, and closes at the balance.
+        assert statement["transactions"][0]["description"] == activity.OPENING_BALANCE
+        assert money(statement["opening_balance"]) == 0, (oid, account["account_number"])
+        assert money(statement["closing_balance"]) == money(account["balance"])
+        assert len(statement["transactions"]) == len(own)
+        running = Decimal(0)
+        for line in statement["transactions"]:
+            running += money(line["amount"])
+            assert money(line["running_balance"]) == running
+            if never_below_zero:
+                assert running >= 0, ("never below zero", oid, account["account_number"], line)
+            assert line["currency"] == account["currency"]
+    outflows: defaultdict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    for t in transactions:
+        if money(t["amount"]) < 0 and t["category"] not in NOT_SPENDING:
+            outflows[(t["date"][:7], t["category"], t["currency"])] -= money(t["amount"])
+    spending = {
+        (s["month"], s["category"], s["currency"]): money(s["amount"])
+        for s in portfolio["spending"]
+    }
+    assert spending == dict(outflows), oid
+    bought: defaultdict[str, Decimal] = defaultdict(Decimal)
+    for t in transactions:
+        if t["type"] == "buy":
+            bought[t["symbol"]] -= money(t["amount"])
+    for asset in portfolio["assets"]:
+        value = (Decimal(str(asset["quantity"])) * closes[asset["symbol"]]).quantize(
+            Decimal("0.01"), ROUND_HALF_EVEN
+        )
+        assert money(asset["current_value"]) == value, (oid, asset["symbol"])
+        assert money(asset["cost_basis"]) == bought[asset["symbol"]], (oid, asset["symbol"])
+    return portfolio
+
+
+def last_closes(client: TestClient) -> dict[str, Decimal]:
+    closes = {}
+    for security in client.get("/securities").json():
+        points = client.get(f"/securities/{security['symbol']}/prices").json()
+        closes[security["symbol"]] = money(points[-1]["close"])
+    return closes
 
 
 def accounts_by_place(portfolio: dict[str, Any]) -> list[dict[str, Any]]:

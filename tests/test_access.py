@@ -82,6 +82,7 @@ def every_operation(client: TestClient, **headers: str) -> list[tuple[str, str, 
             body = {
                 ("post", "/register-customer"): {"name": "Let In"},
                 ("put", "/user-portfolio/{customer_oid}"): replacement,
+                ("post", "/sandbox/clock/advance"): {"days": 1},
             }.get((method, path))
             if method == "post" and collection in VALID:
                 body = VALID[collection]
@@ -112,7 +113,7 @@ def snapshot(client: TestClient, **headers: str) -> dict[str, Any]:
 def test_every_operation_needs_the_key_and_changes_nothing_without_it(locked: TestClient) -> None:
     before = snapshot(locked, **WITH_KEY)
     operations = [op for op in every_operation(locked, **WITH_KEY) if op[1] != "/health"]
-    assert len(operations) == 37
+    assert len(operations) == 38
     for method, url, body in operations:
         for headers, detail in [
             ({}, MISSING_API_KEY),
@@ -226,7 +227,7 @@ def test_read_only_refuses_every_write_and_changes_nothing(read_only: TestClient
     before = snapshot(read_only)
     writes = [op for op in every_operation(read_only) if op[0] != "GET"]
     assert {method for method, _, _ in writes} == {"POST", "PUT", "PATCH", "DELETE"}
-    assert len(writes) == 18
+    assert len(writes) == 19
     for method, url, body in writes:
         response = read_only.request(method, url, json=body)
         assert response.status_code == 403, (method, url)

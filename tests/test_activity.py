@@ -2,9 +2,7 @@
 
 import datetime as dt
 from collections import Counter, defaultdict
-from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,71 +11,9 @@ import activity
 import synthetic
 from main import create_app
 from settings import Settings
-from tests.fixtures import SAMPLE_OIDS, SANDBOX_DAY, seed_here
+from tests.fixtures import SAMPLE_OIDS, SANDBOX_DAY, last_closes, reconcile, seed_here
 
 RETAIL = ("conservative", "balanced", "aggressive", "private_banking")
-# Outflows that are not spending, as the README says: money between the customer's own
-# accounts, and investments bought.
-NOT_SPENDING = {"transfer", "investment"}
-
-
-def money(value: float) -> Decimal:
-    """An amount as JSON gives it (a number with at most two decimals), exactly."""
-    return Decimal(str(value))
-
-
-def reconcile(client: TestClient, oid: str, closes: dict[str, Decimal]) -> dict[str, Any]:
-    """Assert that the customer's accounts, spending and holdings follow from their history;
-    returns the portfolio."""
-    portfolio: dict[str, Any] = client.get(f"/user-portfolio/{oid}").json()
-    transactions = portfolio["transactions"]
-    today = SANDBOX_DAY.isoformat()
-    for account in portfolio["bank_accounts"]:
-        own = [t for t in transactions if t["account_id"] == account["id"]]
-        first = min(t["date"] for t in own)
-        statement = client.get(
-            f"/customer/{oid}/bank-accounts/{account['id']}/statement",
-            params={"from": first, "to": today},
-        ).json()
-        # It opens with its opening balance, at zero, and closes at the balance.
-        assert statement["transactions"][0]["description"] == activity.OPENING_BALANCE
-        assert money(statement["opening_balance"]) == 0, (oid, account["account_number"])
-        assert money(statement["closing_balance"]) == money(account["balance"])
-        assert len(statement["transactions"]) == len(own)
-        running = Decimal(0)
-        for line in statement["transactions"]:
-            running += money(line["amount"])
-            assert money(line["running_balance"]) == running
-            assert running >= 0, ("never below zero", oid, account["account_number"], line)
-            assert line["currency"] == account["currency"]
-    outflows: defaultdict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
-    for t in transactions:
-        if money(t["amount"]) < 0 and t["category"] not in NOT_SPENDING:
-            outflows[(t["date"][:7], t["category"], t["currency"])] -= money(t["amount"])
-    spending = {
-        (s["month"], s["category"], s["currency"]): money(s["amount"])
-        for s in portfolio["spending"]
-    }
-    assert spending == dict(outflows), oid
-    bought: defaultdict[str, Decimal] = defaultdict(Decimal)
-    for t in transactions:
-        if t["type"] == "buy":
-            bought[t["symbol"]] -= money(t["amount"])
-    for asset in portfolio["assets"]:
-        value = (Decimal(str(asset["quantity"])) * closes[asset["symbol"]]).quantize(
-            Decimal("0.01"), ROUND_HALF_EVEN
-        )
-        assert money(asset["current_value"]) == value, (oid, asset["symbol"])
-        assert money(asset["cost_basis"]) == bought[asset["symbol"]], (oid, asset["symbol"])
-    return portfolio
-
-
-def last_closes(client: TestClient) -> dict[str, Decimal]:
-    closes = {}
-    for security in client.get("/securities").json():
-        points = client.get(f"/securities/{security['symbol']}/prices").json()
-        closes[security["symbol"]] = money(points[-1]["close"])
-    return closes
 
 
 @pytest.mark.slow
@@ -122,7 +58,7 @@ def test_samples_keep_their_names_and_get_a_year_that_adds_up(client: TestClient
 
 
 def test_retail_personas_average_40_transactions_a_month() -> None:
-    calendar = activity.Calendar(SANDBOX_DAY, 12)
+    calendar = activity.Calendar.of_history(SANDBOX_DAY, 12)
     factory = synthetic.CustomerFactory(
         seed=3, today=SANDBOX_DAY, months=12, institutions={"bank": 1, "broker": 2}
     )

@@ -1,0 +1,196 @@
+"""Days that pass: POST /sandbox/clock/advance makes them happen, for the generated customers."""
+
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from main import create_app
+from settings import Settings
+from tests.fixtures import (
+    NEW_OID,
+    SAMPLE_OIDS,
+    SANDBOX_DAY,
+    last_closes,
+    money,
+    reconcile,
+    seed_here,
+)
+
+FIRST = SANDBOX_DAY + dt.timedelta(days=1)
+THIRTY_ON = SANDBOX_DAY + dt.timedelta(days=30)
+
+
+def advance(client: TestClient, days: int) -> dict[str, Any]:
+    response = client.post("/sandbox/clock/advance", json={"days": days})
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def new_transactions(client: TestClient, oid: str, since: dt.date) -> list[dict[str, Any]]:
+    portfolio = client.get(f"/user-portfolio/{oid}").json()
+    return [t for t in portfolio["transactions"] if t["date"] > since.isoformat()]
+
+
+def test_thirty_days_bring_salary_bills_and_card_payments_on_those_days(
+    client: TestClient,
+) -> None:
+    result = advance(client, 30)
+    assert result["from"] == FIRST.isoformat() and result["to"] == THIRTY_ON.isoformat()
+    assert result["days"] == 30 and result["customers"] == 5
+    assert client.get("/sandbox/clock").json() == {"today": THIRTY_ON.isoformat()}
+    added = companies = 0
+    for oid in SAMPLE_OIDS:
+        made = new_transactions(client, oid, SANDBOX_DAY)
+        added += len(made)
+        assert all(FIRST.isoformat() <= t["date"] <= THIRTY_ON.isoformat() for t in made)
+        categories = Counter(t["category"] for t in made)
+        if categories["revenue"]:  # the company: invoices in, payroll and suppliers out
+            assert {"payroll", "suppliers", "taxes"} <= set(categories), categories
+            companies += 1
+            continue
+        assert categories["income"] >= 1, (oid, categories)
+        assert {"housing", "utilities"} <= set(categories), (oid, categories)
+        card = sum(categories[c] for c in ("groceries", "dining", "transport", "shopping"))
+        assert card >= 15, (oid, categories)
+        assert all(t["account_id"] is not None for t in made if t["category"] != "investment")
+    assert companies == 1
+    assert added == result["transactions_added"] >= 5 * 30
+
+
+def test_after_the_days_every_statement_spending_row_and_holding_still_adds_up(
+    client: TestClient,
+) -> None:
+    before = {
+        oid: {
+            a["id"]: money(a["balance"])
+            for a in client.get(f"/customer/{oid}/bank-accounts").json()
+        }
+        for oid in SAMPLE_OIDS
+    }
+    result = advance(client, 45)
+    closes = last_closes(client)
+    today = SANDBOX_DAY + dt.timedelta(days=45)
+    revalued = 0
+    for oid in SAMPLE_OIDS:
+        portfolio = reconcile(client, oid, closes, today=today, never_below_zero=False)
+        revalued += len(portfolio["assets"])
+        # Each account moved by exactly what was posted to it on the new days.
+        for account in portfolio["bank_accounts"]:
+            posted = sum(
+                money(t["amount"])
+                for t in portfolio["transactions"]
+                if t["account_id"] == account["id"] and t["date"] > SANDBOX_DAY.isoformat()
+            )
+            assert money(account["balance"]) == before[oid][account["id"]] + posted
+    assert result["holdings_revalued"] == revalued
+
+
+def test_every_security_gets_a_close_on_each_new_trading_day(client: TestClient) -> None:
+    result = advance(client, 30)
+    days = [FIRST + dt.timedelta(days=n) for n in range(30)]
+    weekdays = [d.isoformat() for d in days if d.weekday() < 5]
+    total = 0
+    for security in client.get("/securities").json():
+        points = client.get(
+            f"/securities/{security['symbol']}/prices",
+            params={"from": FIRST.isoformat(), "to": THIRTY_ON.isoformat()},
+        ).json()
+        expected = [d.isoformat() for d in days] if security["asset_type"] == "crypto" else weekdays
+        assert [p["date"] for p in points] == expected, security["symbol"]
+        total += len(points)
+    assert result["prices_added"] == total
+
+
+def test_options_past_expiry_are_settled_by_their_close(client: TestClient) -> None:
+    positions = [
+        (oid, d)
+        for oid in SAMPLE_OIDS
+        for d in client.get(f"/customer/{oid}/derivative-transactions").json()
+        if d["status"] == "open"
+    ]
+    last = max(dt.date.fromisoformat(d["expiration_date"]) for _, d in positions)
+    days = (last - SANDBOX_DAY).days
+    result = advance(client, days)
+    settled: Counter[str] = Counter()
+    for oid, before in positions:
+        after = client.get(f"/customer/{oid}/derivative-transactions/{before['id']}").json()
+        if before["type"] == "option":
+            close = client.get(
+                f"/securities/{before['underlying']}/prices",
+                params={"from": "2016-01-01", "to": before["expiration_date"]},
+            ).json()[-1]["close"]
+            call = before["option_type"] == "call"
+            in_the_money = (
+                close > before["strike_price"] if call else close < before["strike_price"]
+            )
+            assert after["status"] == ("exercised" if in_the_money else "expired"), before
+        else:
+            assert after["status"] == "expired", before
+        settled[after["status"]] += 1
+    assert result["derivatives_expired"] == settled["expired"]
+    assert result["derivatives_exercised"] == settled["exercised"]
+    assert sum(settled.values()) == len(positions) >= 1
+
+
+def test_a_customer_registered_through_the_api_gets_no_invented_activity(
+    client: TestClient,
+) -> None:
+    client.post("/register-customer", json={"name": "Own Life", "customer_oid": NEW_OID})
+    account = client.post(
+        f"/customer/{NEW_OID}/bank-accounts",
+        json={"account_number": "OWN-1", "account_type": "checking", "balance": 100,
+              "institution_id": 1},
+    ).json()  # fmt: skip
+    before = client.get(f"/user-portfolio/{NEW_OID}").json()
+    result = advance(client, 30)
+    assert result["customers"] == 5
+    after = client.get(f"/user-portfolio/{NEW_OID}").json()
+    assert after == before
+    assert after["bank_accounts"][0]["id"] == account["id"]
+
+
+@pytest.mark.parametrize("days", [0, -1, 367, "a week", None])
+def test_an_advance_out_of_range_is_400_and_changes_nothing(
+    client: TestClient, days: object
+) -> None:
+    response = client.post("/sandbox/clock/advance", json={"days": days})
+    assert response.status_code == 400
+    assert "days" in response.json()["detail"]
+    assert client.get("/sandbox/clock").json() == {"today": SANDBOX_DAY.isoformat()}
+
+
+def database_rows(client: TestClient) -> dict[str, Any]:
+    oids = [c["customer_oid"] for c in client.get("/customers?limit=1000").json()]
+    return {oid: client.get(f"/user-portfolio/{oid}").content for oid in oids}
+
+
+def test_the_same_start_and_the_same_advances_give_the_same_bytes(tmp_path: Path) -> None:
+    documents = []
+    for name in ("one", "two"):
+        url = f"sqlite:///{tmp_path / name}.db"
+        seed_here(url, "--customers", "12", "--seed", "3", "--months", "2")
+        with TestClient(create_app(Settings(DATABASE_URL=url))) as client:
+            advance(client, 10)
+            advance(client, 20)
+            documents.append(database_rows(client))
+    assert len(documents[0]) == 17
+    assert documents[0] == documents[1]
+
+
+def test_synthetic_customers_live_the_days_and_still_add_up(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bank.db'}"
+    seed_here(url, "--customers", "20", "--seed", "8", "--months", "2")
+    with TestClient(create_app(Settings(DATABASE_URL=url))) as client:
+        result = advance(client, 31)
+        assert result["customers"] == 25
+        closes = last_closes(client)
+        today = SANDBOX_DAY + dt.timedelta(days=31)
+        for customer in client.get("/customers?limit=1000").json():
+            oid = customer["customer_oid"]
+            reconcile(client, oid, closes, today=today, never_below_zero=False)
+            assert len(new_transactions(client, oid, SANDBOX_DAY)) >= 20, oid
