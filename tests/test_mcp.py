@@ -383,3 +383,14 @@ async def test_import_portfolio_shows_the_document_schema(mcp: Client) -> None:
     portfolio = schema["properties"]["portfolio"]
     assert portfolio == {"$ref": "#/$defs/PortfolioImport"} or "properties" in portfolio
     assert "AssetImport" in schema["$defs"]
+
+
+async def test_advance_clock_makes_days_happen_as_rest_does(
+    mcp: Client, client: TestClient
+) -> None:
+    advanced = await call(mcp, "advance_clock", days=3)
+    assert (advanced["from"], advanced["to"], advanced["days"]) == ("2026-11-03", "2026-11-05", 3)
+    assert advanced["customers"] == 5 and advanced["transactions_added"] > 0
+    assert client.get("/sandbox/clock").json() == {"today": "2026-11-05"}
+    assert "days" in await call_error(mcp, "advance_clock", days=400)
+    assert client.get("/sandbox/clock").json() == {"today": "2026-11-05"}
