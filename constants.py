@@ -53,6 +53,14 @@ INVALID_CUSTOMER_OID: Final = (
     "hyphens optional) or a legacy ID of 8-36 characters from A-Z, 0-9 and '-'"
 )
 INVALID_CURSOR: Final = "cursor: Invalid cursor; use the one from the previous page's Link header"
+SYNC_COUNT_TOO_LARGE: Final = (
+    "count: At most {limit} changes a sync over MCP, to fit an agent's context; sync again from "
+    "next_cursor for more"
+)
+INVALID_SYNC_CURSOR: Final = (
+    "cursor: Not a cursor of this feed; send the next_cursor of the previous sync, or none to "
+    "start from the beginning"
+)
 # Validation: each sentence follows the field's name ("name: ...") unless it names it itself.
 NAME_LENGTH: Final = (
     "Customer name must be {minimum} to {maximum} characters long "

@@ -22,11 +22,13 @@ from constants import (
     INVALID_CURSOR,
     INVALID_CUSTOMER_OID,
     INVALID_JSON,
+    INVALID_SYNC_CURSOR,
     ITEM_NOT_FOUND,
     NUL_IN_TEXT,
     READ_QUEUE_FULL,
     RETRY_AFTER_SECONDS,
     SECURITY_NOT_FOUND,
+    SYNC_COUNT_TOO_LARGE,
     WRITE_QUEUE_FULL,
 )
 
@@ -73,6 +75,16 @@ class InvalidCustomerOID(InvalidInput):
 class InvalidCursor(InvalidInput):
     def __init__(self) -> None:
         super().__init__(INVALID_CURSOR)
+
+
+class InvalidSyncCursor(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(INVALID_SYNC_CURSOR)
+
+
+class SyncCountTooLarge(InvalidInput):
+    def __init__(self, limit: int) -> None:
+        super().__init__(SYNC_COUNT_TOO_LARGE.format(limit=limit))
 
 
 class InstitutionNotFound(InvalidInput):

@@ -36,6 +36,7 @@ from response_cache import ResponseCache, ResponseCacheMiddleware
 from routers import (
     collections,
     customers,
+    feed,
     health,
     institutions,
     ledger,
@@ -168,9 +169,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Before CORS and access: a request for another site's name is refused whatever it asks.
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(RequestLogMiddleware)  # outermost: it times and logs everything
+    # The feed before the collections: /transactions/sync is not an item of them.
     areas = (
-        customers, portfolio, performance, institutions, collections, ledger, market, sandbox,
-        health,
+        customers, portfolio, performance, institutions, feed, collections, ledger, market,
+        sandbox, health,
     )  # fmt: skip
     for area in areas:
         app.include_router(area.router)

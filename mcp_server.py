@@ -20,6 +20,7 @@ import bank.collections
 import bank.customers
 import bank.days
 import bank.documents
+import bank.feed
 import bank.ledger
 import bank.performance
 import bank.portfolio
@@ -27,7 +28,7 @@ from bank import market
 from bank.performance import Period
 from constants import API_TITLE, API_VERSION, OID_EXAMPLE, SERVICE_NAME
 from db import Database, create_db_engine, migrate
-from errors import BankError, describe_validation_errors
+from errors import BankError, SyncCountTooLarge, describe_validation_errors
 from fields import CUSTOMER_OID_PATTERN, normalize_customer_oid
 from mcp_views import (
     AgentPortfolio,
@@ -54,8 +55,10 @@ from models import (
     Portfolio,
     PortfolioImport,
     SecurityPublic,
+    SyncQuery,
     TransactionPage,
     TransactionQuery,
+    TransactionSync,
     TransactionType,
 )
 from seed import seed_if_empty
@@ -73,6 +76,8 @@ A transaction's account_id names the bank account it was posted to; get_account_
 shows an account's transactions with the balance after each. Errors come back as tool errors
 whose text says what was wrong."""
 
+# A sync page over MCP: 150 transactions of the longest texts stay under 100 KB.
+MCP_SYNC_COUNT = 150
 READ_TOOL = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 WRITE_TOOL = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
 DESTRUCTIVE_TOOL = ToolAnnotations(
@@ -283,6 +288,35 @@ def register_read_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
             return agent_statement(found)
 
         return await answer(statement)
+
+    @tool(mcp, READ_TOOL)
+    async def sync_transactions(
+        customer_oid: CustomerOIDArgument,
+        cursor: Annotated[
+            str | None,
+            Field(description="next_cursor of the previous sync; none to start from the beginning"),
+        ] = None,
+        count: Annotated[int, Field(description="Changes at most, 1-150")] = 100,
+    ) -> Annotated[CallToolResult, TransactionSync]:
+        """What changed in a customer's transactions since a cursor, as Plaid's
+        /transactions/sync: {added, modified, removed, next_cursor, has_more}.
+
+        Without a cursor every current transaction comes as added. Keep next_cursor and sync
+        from it next time: you get each transaction added, modified (as it is now) or removed
+        (its id) since, once. While has_more, call again at once with next_cursor.
+        """
+
+        async def page() -> TransactionSync:
+            query = SyncQuery.model_validate({"cursor": cursor, "count": count})
+            if query.count > MCP_SYNC_COUNT:
+                raise SyncCountTooLarge(MCP_SYNC_COUNT)
+            return await database().read(
+                bank.feed.sync_transactions,
+                customer_oid=normalize_customer_oid(customer_oid),
+                query=query,
+            )
+
+        return await answer(page)
 
     @tool(mcp, READ_TOOL)
     async def get_items(

@@ -544,6 +544,35 @@ class SandboxClockPublic(BaseModel):
     today: dt.date = PydanticField(description="The sandbox's today, YYYY-MM-DD")
 
 
+class SyncQuery(BaseModel):
+    """Where a sync of a customer's transactions starts, and how many changes it returns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cursor: str | None = PydanticField(
+        default=None,
+        max_length=19,
+        pattern="^[0-9]*$",
+        description="next_cursor of the previous sync; none (or empty) to start from the beginning",
+    )
+    count: int = PydanticField(default=100, ge=1, le=500, description="Changes at most, 1-500")
+
+
+class RemovedTransaction(BaseModel):
+    id: JsonInt
+
+
+class TransactionSync(BaseModel):
+    """What changed in a customer's transactions since a cursor (Plaid's /transactions/sync):
+    each transaction once, as it is now."""
+
+    added: list[TransactionPublic]
+    modified: list[TransactionPublic]
+    removed: list[RemovedTransaction]
+    next_cursor: str = PydanticField(description="Where to sync from next time")
+    has_more: bool = PydanticField(description="More changes wait: sync again from next_cursor")
+
+
 class ClockAdvance(BaseModel):
     """How far to move the sandbox's clock."""
 
@@ -571,6 +600,22 @@ class ClockAdvanced(BaseModel):
     derivatives_exercised: int = PydanticField(
         description="Options in the money at their expiry's close"
     )
+
+
+class TransactionChange(SQLModel, table=True):
+    """One change to a transaction, in commit order (seq): the change feed's log, written by
+    triggers (migration 0009) and read by GET .../transactions/sync (bank/feed.py)."""
+
+    __tablename__ = "transaction_changes"
+    __table_args__ = (
+        Index("ix_transaction_changes_customer_seq", "customer_oid", "seq"),
+        NEVER_REUSE_IDS,
+    )
+    seq: int | None = Field(default=None, primary_key=True, sa_type=ID_COLUMN)
+    # No foreign key: a deleted customer's removals stay logged.
+    customer_oid: str = Field(max_length=36, sa_type=OID_COLUMN)
+    transaction_id: int = Field(sa_type=BigInteger)
+    change: str = Field(max_length=8, description="added, modified or removed")
 
 
 class Persona(SQLModel, table=True):

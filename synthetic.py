@@ -34,6 +34,7 @@ from tqdm import tqdm
 import activity
 from activity import Account, Calendar, Customer, Holding, Prices
 from bank.customers import list_institutions
+from bank.feed import first_new_transaction_id, hold_feed_order, log_added
 from bank.market import FOREIGN_STOCKS, PRICE_RANGES
 from db import write_engine
 from models import InstitutionType
@@ -357,13 +358,14 @@ def row_triggers_skipped(
     """On SQLite, leave out the per-customer tables' row triggers for this transaction: those
     of the events given for each table (by default, of inserts).
 
-    They renew a customer's data version (migration 0002), and SQLite runs them once per row:
-    a third of a bulk load's time. Rows of customers that are new in this very transaction need
-    no renewal: the customers' versions are made in it too (by the trigger on users, which
-    stays), so no answer can have been stored under them; a writer that changes existing
-    customers' rows renews their versions itself. The transaction holds SQLite's only write
-    lock and DDL is transactional, so no other connection ever sees the schema without the
-    triggers; a failed batch gets them back with its rollback. PostgreSQL's statement triggers
+    They renew a customer's data version (migration 0002) and log changes to transactions
+    (migration 0009: the writer logs its rows itself, bank.feed.log_added), and SQLite runs them
+    once per row: a third of a bulk load's time. Rows of customers that are new in this very
+    transaction need no renewal: the customers' versions are made in it too (by the trigger on
+    users, which stays), so no answer can have been stored under them; a writer that changes
+    existing customers' rows renews their versions itself. The transaction holds SQLite's only
+    write lock and DDL is transactional, so no other connection ever sees the schema without
+    the triggers; a failed batch gets them back with its rollback. PostgreSQL's statement triggers
     cost one UPDATE per bulk statement, so there they stay.
     """
     if connection.dialect.name != "sqlite":
@@ -371,10 +373,11 @@ def row_triggers_skipped(
         return
     events = tables if isinstance(tables, Mapping) else dict.fromkeys(tables, ("insert",))
     names = [
-        f"{name}_{event}_version"
+        f"{name}_{event}_{kind}"
         for name, of_table in events.items()
         if name != "users"
         for event in of_table
+        for kind in ("version", "change")
     ]
     listed = ", ".join(f"'{name}'" for name in names)  # the tables' own names, no input
     triggers = connection.exec_driver_sql(
@@ -429,9 +432,12 @@ def _insert_sql(name: str, rows: int) -> str:
 
 def write_batch(connection: Connection, batch: Batch) -> None:
     """Insert the batch's rows in the connection's transaction: every customer must be new."""
+    hold_feed_order(connection)
     base = reserve_account_ids(connection, max(len(batch.rows["bank_accounts"]), 1))
+    first = first_new_transaction_id(connection)
     with row_triggers_skipped(connection, list(batch.rows)):
         insert_rows(connection, batch.rows, base)
+        log_added(connection, first)
 
 
 def insert_rows(

@@ -13,6 +13,7 @@ from sqlmodel.sql.expression import SelectOfScalar, select
 
 from bank import ledger
 from bank.customers import get_customer, lock_customer, require_institutions
+from bank.feed import hold_feed_order
 from bank.money import as_cents, unrealized_gain
 from db import WriteSession
 from errors import CustomerNotFound, ItemNotFound
@@ -140,6 +141,8 @@ def _get_row(
     for_update: bool = False,
 ) -> RowT:
     if for_update:
+        if collection is TRANSACTIONS:
+            hold_feed_order(session)
         lock_customer(session, customer_oid)
     else:
         get_customer(session, customer_oid=customer_oid)
@@ -173,6 +176,8 @@ def create_item(
     customer_oid: str,
     item: CreateT,
 ) -> PublicT:
+    if collection is TRANSACTIONS:
+        hold_feed_order(session)
     lock_customer(session, customer_oid)
     if isinstance(item, BankAccountCreate):
         require_institutions(session, [item.institution_id])

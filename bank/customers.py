@@ -9,6 +9,7 @@ from sqlalchemy import CursorResult, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bank.feed import hold_feed_order
 from db import WriteSession
 from errors import CustomerAlreadyExists, CustomerNotFound, InstitutionNotFound
 from models import (
@@ -35,6 +36,8 @@ def register_customer(session: WriteSession, /, *, customer: CustomerCreate) -> 
 
 
 def delete_customer(session: WriteSession, /, *, customer_oid: str) -> CustomerDeleted:
+    # Its transactions' removals go to the change feed (bank/feed.py).
+    hold_feed_order(session)
     # One statement; ON DELETE CASCADE removes every row of the customer in the same transaction.
     result = cast(
         CursorResult[Any],

@@ -34,6 +34,7 @@ from sqlmodel import col, select
 import activity
 from activity import Account, Calendar, Customer, HistoryWriter, Holding, Prices
 from bank import market
+from bank.feed import first_new_transaction_id, hold_feed_order, log_added
 from db import WriteSession
 from models import ClockAdvanced, SandboxClock
 from seed import SAMPLE_CUSTOMERS, sample_customer
@@ -63,6 +64,7 @@ MONTH_OF_DATE = {"sqlite": "substr(date, 1, 7)", "postgresql": "to_char(date, 'Y
 def advance_clock(session: WriteSession, /, *, days: int) -> ClockAdvanced:
     """Move the sandbox's today `days` forward, and make those days happen."""
     started = time.monotonic()
+    hold_feed_order(session)
     clock = session.exec(
         select(SandboxClock).where(col(SandboxClock.id) == 1).with_for_update()
     ).one()
@@ -235,7 +237,9 @@ class _Living:
             writer.rows.sort(key=lambda row: row[2])  # type: ignore[arg-type,return-value]
             rows += writer.rows
             moved += [(ids[n], cents) for n, cents in enumerate(writer.net) if cents]
-        insert_rows(self.connection, {"transactions": rows})
+        first = first_new_transaction_id(connection)
+        insert_rows(connection, {"transactions": rows})
+        log_added(connection, first)
         _update_by_id(connection, "bank_accounts", "balance = balance + v.value", moved)
         self._revalue(assets, living)
         self._spending_again(oids)

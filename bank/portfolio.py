@@ -20,6 +20,7 @@ from bank.collections import (
     RowT,
 )
 from bank.customers import require_institutions
+from bank.feed import hold_feed_order
 from db import WriteSession
 from errors import AccountNotInDocument, CustomerNotFound, DuplicateAccountId
 from models import Portfolio, PortfolioImport, User
@@ -62,6 +63,7 @@ def import_portfolio(
     One transaction: an invalid item (an unknown institution) changes nothing. Returns the
     stored portfolio and whether the customer was created.
     """
+    hold_feed_order(session)
     created = _insert_customer_if_missing(session, customer_oid, portfolio.user.name)
     # Imports of one customer take turns: the second waits here until the first commits, then
     # deletes what the first stored (PostgreSQL; SQLite's write lock already serializes them).

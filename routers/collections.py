@@ -3,6 +3,7 @@ collection in COLLECTION_ROUTES. The transactions list has filters of its own, a
 """
 
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -34,6 +35,12 @@ class CollectionRoutes(Generic[PublicT, CreateT, UpdateT]):
     # The transactions list is declared below, with its filters.
     has_own_list: bool = False
 
+    def location(self, customer_oid: str, item_id: int) -> str:
+        """An item's path, for the Location of a 201 (the route's path without convertors)."""
+        return re.sub(r":\w+}", "}", self.item_path).format(
+            customer_oid=customer_oid, item_id=item_id
+        )
+
 
 COLLECTION_ROUTES: tuple[CollectionRoutes[Any, Any, Any], ...] = (
     CollectionRoutes(
@@ -49,7 +56,8 @@ COLLECTION_ROUTES: tuple[CollectionRoutes[Any, Any, Any], ...] = (
     CollectionRoutes(
         bank_collections.TRANSACTIONS,
         "/customer/{customer_oid}/transactions",
-        "/customer/{customer_oid}/transactions/{item_id}",
+        # Not /transactions/sync: that is the change feed's (routers/params.py).
+        "/customer/{customer_oid}/transactions/{item_id:transaction_id}",
         has_own_list=True,
     ),
     CollectionRoutes(
@@ -134,9 +142,7 @@ def add_collection_routes(
             customer_oid=customer_oid,
             item=body,
         )
-        response.headers["Location"] = routes.item_path.format(
-            customer_oid=customer_oid, item_id=created.id
-        )
+        response.headers["Location"] = routes.location(customer_oid, created.id)
         return created
 
     async def get_item(customer_oid: CustomerOIDPath, item_id: ItemId, db: DatabaseDep) -> PublicT:

@@ -57,6 +57,7 @@ MCP_TOOLS = {
     "import_portfolio",
     "delete_customer",
     "advance_clock",
+    "sync_transactions",
 }
 
 # What get_portfolio and import_portfolio add, over MCP, to the portfolio REST returns.

@@ -37,6 +37,7 @@ READ_TOOLS = {"list_customers", "get_portfolio", "customer_exists", "get_transac
     "get_prices",
     "get_performance",
     "list_institutions",
+    "sync_transactions",
 }
 # The owner holds items of every collection; the whole portfolio of SAMPLE_OIDS[4] replaces
 # REPLACED's.
@@ -113,7 +114,7 @@ def snapshot(client: TestClient, **headers: str) -> dict[str, Any]:
 def test_every_operation_needs_the_key_and_changes_nothing_without_it(locked: TestClient) -> None:
     before = snapshot(locked, **WITH_KEY)
     operations = [op for op in every_operation(locked, **WITH_KEY) if op[1] != "/health"]
-    assert len(operations) == 38
+    assert len(operations) == 39
     for method, url, body in operations:
         for headers, detail in [
             ({}, MISSING_API_KEY),

@@ -394,3 +394,16 @@ async def test_advance_clock_makes_days_happen_as_rest_does(
     assert client.get("/sandbox/clock").json() == {"today": "2026-11-05"}
     assert "days" in await call_error(mcp, "advance_clock", days=400)
     assert client.get("/sandbox/clock").json() == {"today": "2026-11-05"}
+
+
+async def test_sync_transactions_walks_the_feed_as_rest_does(
+    mcp: Client, client: TestClient
+) -> None:
+    oid = SAMPLE_OIDS[0]
+    rest = client.get(f"/customer/{oid}/transactions/sync", params={"count": 150}).json()
+    first = await call(mcp, "sync_transactions", customer_oid=oid, count=150)
+    assert first == rest and first["has_more"] is True
+    later = await call(mcp, "sync_transactions", customer_oid=oid, cursor=first["next_cursor"])
+    assert later["added"] and later["next_cursor"] != first["next_cursor"]
+    assert "count" in await call_error(mcp, "sync_transactions", customer_oid=oid, count=151)
+    assert "cursor" in await call_error(mcp, "sync_transactions", customer_oid=oid, cursor="x")

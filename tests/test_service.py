@@ -155,7 +155,8 @@ def test_openapi_lists_every_endpoint(openapi: dict[str, Any]) -> None:
         "list_customers", "register_customer", "delete_customer", "customer_exists",
         "get_user_portfolio", "import_user_portfolio", "list_institutions", "health_check",
         "get_account_statement", "list_securities", "get_prices",
-        "get_performance", "get_sandbox_clock", "advance_clock", *per_collection,
+        "get_performance", "get_sandbox_clock", "advance_clock", "sync_transactions",
+        *per_collection,
     }  # fmt: skip
 
 
