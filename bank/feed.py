@@ -33,7 +33,8 @@ from models import (
     User,
 )
 
-# The advisory lock's key on PostgreSQL: "feed" in ASCII, as migration 0009's trigger has it.
+# The advisory lock's key on PostgreSQL, with the schema's (a database's advisory locks are
+# shared by its schemas): "feed" in ASCII, as migration 0009's trigger has it.
 FEED_LOCK = 0x66656564
 
 
@@ -47,7 +48,9 @@ def hold_feed_order(session_or_connection: Session | Connection) -> None:
         else session_or_connection
     )
     if connection.dialect.name == "postgresql":
-        connection.execute(text(f"SELECT pg_advisory_xact_lock({FEED_LOCK})"))
+        connection.execute(
+            text(f"SELECT pg_advisory_xact_lock({FEED_LOCK}, hashtext(current_schema()))")
+        )
 
 
 def first_new_transaction_id(connection: Connection) -> int:

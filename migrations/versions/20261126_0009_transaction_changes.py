@@ -23,7 +23,9 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The advisory lock's key: "feed" in ASCII (bank/feed.py has the same).
+# The advisory lock's key, with the schema's: "feed" in ASCII (bank/feed.py has the same).
+# Advisory locks belong to the database; databases that share one in schemas of their own
+# (the tests') take turns only within their schema.
 FEED_LOCK = 0x66656564
 SQLITE_TRIGGERS = [
     f"""CREATE TRIGGER transactions_{event.lower()}_change AFTER {event} ON transactions BEGIN
@@ -39,7 +41,7 @@ SQLITE_TRIGGERS = [
 POSTGRESQL_FUNCTION = f"""CREATE OR REPLACE FUNCTION log_transaction_changes()
     RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        PERFORM pg_advisory_xact_lock({FEED_LOCK});
+        PERFORM pg_advisory_xact_lock({FEED_LOCK}, hashtext(current_schema()));
         IF TG_OP = 'DELETE' THEN
             INSERT INTO transaction_changes (customer_oid, transaction_id, change)
             SELECT customer_oid, id, 'removed' FROM old_rows ORDER BY id;
