@@ -1,7 +1,8 @@
 """BANK_API_KEY and BANK_READ_ONLY over HTTP and MCP, and CORS origins.
 
-Over HTTP in-process on both engines; through real servers and stdio, which add no storage of
-their own to what the in-process tests cover, on SQLite only.
+On SQLite only: access is middleware in front of every route, decided before any query, and the
+storage behind it is the other tests' on both engines. Over HTTP in-process, through real
+servers, and over stdio.
 """
 
 import sys
@@ -27,6 +28,8 @@ from tests.fixtures import (
     Shared,
     on_sqlite_only,
 )
+
+pytestmark = on_sqlite_only
 
 KEY = "s3cret-key-for-tests"
 WITH_KEY = {"X-API-Key": KEY}
@@ -172,7 +175,6 @@ def test_an_oversized_body_without_the_key_is_401(locked: TestClient) -> None:
     assert response.status_code == 401
 
 
-@on_sqlite_only
 def test_openapi_declares_both_ways_to_send_the_key(locked: TestClient) -> None:
     schema = locked.get("/openapi.json").json()
     assert schema["components"]["securitySchemes"] == {
@@ -247,7 +249,6 @@ def test_read_only_still_answers_every_read(read_only: TestClient) -> None:
             assert read_only.get(url).status_code == 200, url
 
 
-@on_sqlite_only
 def test_read_only_documents_403_on_writes_only(read_only: TestClient) -> None:
     for item in read_only.get("/openapi.json").json()["paths"].values():
         for method, operation in item.items():
@@ -313,7 +314,6 @@ def mcp_client(server: LiveServer, headers: dict[str, str]) -> Client:
     return Client(streamable_http_client(f"{server.base_url}/mcp", http_client=http))
 
 
-@on_sqlite_only
 @pytest.mark.anyio
 async def test_mcp_over_http_needs_the_key(locked_server: LiveServer) -> None:
     initialize = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
@@ -331,7 +331,6 @@ async def test_mcp_over_http_needs_the_key(locked_server: LiveServer) -> None:
             assert not result.is_error
 
 
-@on_sqlite_only
 @pytest.mark.anyio
 async def test_mcp_over_http_in_read_only_offers_no_write_tools(
     read_only_server: LiveServer,
@@ -346,7 +345,6 @@ async def test_mcp_over_http_in_read_only_offers_no_write_tools(
     assert exists["exists"] is True
 
 
-@on_sqlite_only
 @pytest.mark.anyio
 async def test_stdio_needs_no_key_and_honours_read_only(database_url: str) -> None:
     params = StdioServerParameters(

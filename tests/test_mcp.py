@@ -1,4 +1,8 @@
-"""The MCP server through the SDK's in-memory client: every tool, the resource and the prompt."""
+"""The MCP server through the SDK's in-memory client: every tool, the resource and the prompt.
+
+On SQLite only: the tools are a thin face over the domain functions the REST tests run on both
+engines, and tests/test_mcp_e2e.py runs the real server's tools on both.
+"""
 
 import json
 from typing import Any
@@ -18,10 +22,11 @@ from tests.fixtures import (
     VALID,
     app_database,
     assert_agent_sees_rest,
+    on_sqlite_only,
     rename_users_away,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, on_sqlite_only]
 
 
 async def call(mcp: Client, tool: str, **arguments: Any) -> Any:

@@ -70,6 +70,11 @@ def test_schemathesis_finds_nothing(
             "--request-timeout", "10",
             "--report", "json", "--report-json-path", str(report),
             *arguments,
+            # Each advance makes up to a year happen for every generated customer, and every
+            # request after it reads and resets that much more: a third of a run's time. Its
+            # body is one integer, whose bounds tests/test_clock.py tries; tests/test_access.py
+            # takes it through the API key and read-only mode.
+            "--exclude-operation-id", "advance_clock",
         ],
         cwd=tmp_path,
         capture_output=True,
@@ -82,7 +87,8 @@ def test_schemathesis_finds_nothing(
     print(f"schemathesis {mode}: {cases['generated']} cases, {cases['unique_failures']} failures")
     assert run.returncode == 0, run.stdout[-20_000:]
     assert result["failures"] == [] and result["errors"] == []
-    assert result["operations"]["tested"] == result["operations"]["total"] == 40
+    assert result["operations"]["total"] == 40
+    assert result["operations"]["tested"] == 39  # all but advance_clock
     ran = {name: phase["status"] for name, phase in result["phases"].items()}
     assert all(ran[name] == "success" for name in phases.split(",")), ran
     assert cases["generated"] > least_cases and cases["unique_failures"] == 0
