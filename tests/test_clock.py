@@ -1,10 +1,12 @@
 """Days that pass: POST /sandbox/clock/advance makes them happen, for the generated customers."""
 
 import datetime as dt
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -14,6 +16,7 @@ from tests.fixtures import (
     NEW_OID,
     SAMPLE_OIDS,
     SANDBOX_DAY,
+    LiveServer,
     last_closes,
     money,
     reconcile,
@@ -21,6 +24,8 @@ from tests.fixtures import (
 )
 
 FIRST = SANDBOX_DAY + dt.timedelta(days=1)
+SPENT = {"date": "2026-11-01", "amount": -5, "description": "Coffee", "category": "dining",
+         "type": "payment"}  # fmt: skip
 THIRTY_ON = SANDBOX_DAY + dt.timedelta(days=30)
 
 
@@ -194,3 +199,36 @@ def test_synthetic_customers_live_the_days_and_still_add_up(tmp_path: Path) -> N
             oid = customer["customer_oid"]
             reconcile(client, oid, closes, today=today, never_below_zero=False)
             assert len(new_transactions(client, oid, SANDBOX_DAY)) >= 20, oid
+
+
+def test_an_advance_beside_writers_of_the_same_customers_never_fails(
+    live_server: LiveServer,
+) -> None:
+    base = live_server.base_url
+    statuses: Counter[int] = Counter()
+    stop = threading.Event()
+
+    def write(oid: str) -> None:
+        with httpx.Client(base_url=base, timeout=60) as http:
+            asset = http.get(f"/customer/{oid}/assets").json()[0]
+            account = http.get(f"/customer/{oid}/bank-accounts").json()[0]
+            spent = {**SPENT, "account_id": account["id"]}
+            while not stop.is_set():
+                for response in (
+                    http.post(f"/customer/{oid}/transactions", json=spent),
+                    http.patch(f"/customer/{oid}/assets/{asset['id']}", json={"quantity": 3}),
+                    http.get(f"/customer/{oid}/transactions/sync", params={"count": 5}),
+                ):
+                    statuses[response.status_code] += 1
+
+    writers = [threading.Thread(target=write, args=(oid,)) for oid in SAMPLE_OIDS[:4]]
+    for thread in writers:
+        thread.start()
+    with httpx.Client(base_url=base, timeout=120) as http:
+        advanced = [http.post("/sandbox/clock/advance", json={"days": 20}) for _ in range(3)]
+    stop.set()
+    for thread in writers:
+        thread.join()
+    assert [response.status_code for response in advanced] == [200, 200, 200]
+    assert advanced[-1].json()["to"] == (SANDBOX_DAY + dt.timedelta(days=60)).isoformat()
+    assert set(statuses) <= {200, 201}, statuses
