@@ -341,7 +341,7 @@ class HistoryWriter:
     Two random streams drive it. `rng`, the customer's own, draws what recurs: the pay
     schedule, the rent, the utilities and subscriptions and their days, the favourite
     merchants, a company's clients and suppliers. It draws the same whatever the days, so the
-    customer's life can be drawn again later and go on (AdvanceWriter). The other, seeded from
+    customer's life can be drawn again later and go on (bank/days.py). The other, seeded from
     the first, draws what happens on the days: each card payment, ATM visit, invoice, buy.
     """
 
@@ -405,6 +405,12 @@ class HistoryWriter:
         if cents < 0 and category not in NOT_SPENDING:
             key = (self.cal.iso[day][:7], category, currency)
             self.spent[key] = self.spent.get(key, 0) - cents
+
+    def times(self, expected: float) -> int:
+        """How many times something expected `expected` times over some days happens: the
+        whole part, and one more with the chance of the rest. A month cut into spans of days
+        (advances of the clock, a day at a time) then sees as many as the whole month would."""
+        return int(expected) + (self.r() < expected % 1)
 
     def pick(self, choices: Sequence[T]) -> T:
         """One of `choices`, drawn as part of the customer's life (the recurring stream)."""
@@ -549,7 +555,7 @@ class HistoryWriter:
         r, p, cal = self.r, self.p, self.cal
         fee = -(499 + int(p() * 3) * 300) if p() < 0.4 else 0
         for _, _, first, last in cal.months:
-            for _ in range(int(r() * 2.5)):
+            for _ in range(self.times(1.0 * (last - first + 1) / 30.4)):
                 n = first + int(r() * (last - first + 1))
                 self.add(self.home, n, -2_000 * (2 + int(r() * 14)), ATM[0], "cash",
                          "withdrawal", mcc=ATM[1])  # fmt: skip
@@ -573,9 +579,7 @@ class HistoryWriter:
             seasons = TRAVEL_SEASON if category == "travel" else SEASON
             for _, month, first, last in cal.months:
                 days = last - first + 1
-                expected = visits * seasons[month - 1] * days / 30.4
-                times = int(expected) + (r() < expected % 1)
-                for _ in range(times):
+                for _ in range(self.times(visits * seasons[month - 1] * days / 30.4)):
                     u = r()
                     picked = favourites[int(u * u * chosen)]
                     merchant = picked[0]
@@ -640,19 +644,19 @@ class HistoryWriter:
         for _, _, first, last in cal.months:
             days = last - first + 1
             share = days / 30.4
-            for _ in range(max(1, int((6 + r() * 6) * share))):
+            for _ in range(self.times((6 + r() * 6) * share)):
                 invoice += 1
                 client = clients[int(r() * len(clients))]
                 self.add(self.home, first + int(r() * days),
                          int(revenue / 9 * (0.5 + r())) // 100 * 100,
                          f"Invoice {invoice} {client}", "revenue", "deposit",
                          merchant=client)  # fmt: skip
-            for _ in range(int((10 + r() * 8) * share)):
+            for _ in range(self.times((10 + r() * 8) * share)):
                 name, mcc = suppliers[int(r() * len(suppliers))]
                 self.add(self.home, first + int(r() * days),
                          -int(revenue * (0.005 + 0.03 * r() * r())), name, "suppliers",
                          "payment", merchant=name, mcc=mcc)  # fmt: skip
-            for _ in range(int((2 + r() * 3) * share)):
+            for _ in range(self.times((2 + r() * 3) * share)):
                 self.add(self.home, first + int(r() * days), -(2_500 + int(r() * 3) * 1_000),
                          "Wire transfer fee", "fees", "fee")  # fmt: skip
         for n in cal.on_day_of_month(15):

@@ -141,7 +141,9 @@ def _get_row(
     for_update: bool = False,
 ) -> RowT:
     if for_update:
-        if collection is TRANSACTIONS:
+        # A transaction changes, or an account whose deletion leaves its transactions of no
+        # account: the change feed logs it (bank/feed.py).
+        if collection is TRANSACTIONS or collection is BANK_ACCOUNTS:
             hold_feed_order(session)
         lock_customer(session, customer_oid)
     else:

@@ -35,6 +35,7 @@ import activity
 from activity import Account, Calendar, Customer, HistoryWriter, Holding, Prices
 from bank import market
 from bank.feed import first_new_transaction_id, hold_feed_order, log_added
+from bank.ledger import MAX_BALANCE_CENTS
 from db import WriteSession
 from models import ClockAdvanced, SandboxClock
 from seed import SAMPLE_CUSTOMERS, sample_customer
@@ -167,13 +168,18 @@ def _expire_derivatives(connection: Connection, last: dt.date) -> tuple[int, int
     oids = sorted({row[1] for row in connection.execute(due, {"last": last})})
     if not oids:
         return 0, 0
-    _lock_customers(connection, oids)
+    locked = set(_lock_customers(connection, oids))
     outcomes: dict[str, list[tuple[int, int]]] = {"expired": [], "exercised": []}
-    for id_, _, option_type, underlying, strike, expiry in connection.execute(due, {"last": last}):
+    for id_, oid, option_type, underlying, strike, expiry in connection.execute(
+        due, {"last": last}
+    ):
+        if oid not in locked:
+            continue  # made since the first read: the next advance settles it
         status = "expired"
-        if option_type is not None and strike is not None and underlying in market.SECURITIES:
+        symbol = underlying.upper()
+        if option_type is not None and strike is not None and symbol in market.SECURITIES:
             expiry = expiry if isinstance(expiry, dt.date) else dt.date.fromisoformat(expiry)
-            close = market.daily_closes_cents(underlying, expiry, expiry)[0]
+            close = market.daily_closes_cents(symbol, expiry, expiry)[0]
             in_the_money = close > strike if option_type == "call" else close < strike
             status = "exercised" if in_the_money else "expired"
         outcomes[status].append((id_, 0))
@@ -203,7 +209,8 @@ class _Living:
         if not oids:
             return
         accounts = self._rows_of(
-            "SELECT customer_oid, id, account_type, currency, account_number FROM bank_accounts",
+            "SELECT customer_oid, id, account_type, currency, account_number, balance "
+            "FROM bank_accounts",
             oids,
         )
         assets = self._rows_of(
@@ -217,23 +224,26 @@ class _Living:
             if oid not in living or generated is None:
                 continue
             customer, rng = generated
+            # Their rows now: what the API changed since the history counts.
+            customer.oid = oid
+            held = accounts.get(oid, [])
             customer.accounts = [
-                Account(kind, currency, account_number)
-                for _, kind, currency, account_number in accounts.get(oid, [])
+                Account(kind, currency, number) for _, kind, currency, number, _ in held
             ]
-            ids = [row[0] for row in accounts.get(oid, [])]
-            customer.holdings = [
-                Holding(kind, symbol, round(quantity * activity.QUANTITY_SCALE.get(kind, 1)),
-                        currency)
-                for _, kind, symbol, quantity, currency in assets.get(oid, [])
-                if symbol in market.SECURITIES
-            ]  # fmt: skip
+            ids = [row[0] for row in held]
+            customer.holdings = [holding for _, holding in self._holdings(assets.get(oid, []))]
             writer = HistoryWriter(customer, rng, self.calendar, self.prices, ids)
             writer.events = random.Random(f"{seed}:{number}:{self.calendar.start}")
             writer.r = writer.events.random
             writer.live()
             for holding in customer.holdings:
                 writer.pay_income_of(holding)
+            balances = [row[4] + cents for row, cents in zip(held, writer.net, strict=True)]
+            if any(abs(balance) > MAX_BALANCE_CENTS for balance in balances):
+                # An account set near the most a balance holds (PATCH): the days would take
+                # it past; this customer's days pass without activity.
+                logger.info("Advancing the clock: %s would pass a balance's limit", oid)
+                continue
             writer.rows.sort(key=lambda row: row[2])  # type: ignore[arg-type,return-value]
             rows += writer.rows
             moved += [(ids[n], cents) for n, cents in enumerate(writer.net) if cents]
@@ -278,18 +288,33 @@ class _Living:
         customer, _, _, rng = factory.customer(number)
         return customer, rng
 
+    def _holdings(self, assets: list[tuple[Any, ...]]) -> list[tuple[int, Holding]]:
+        """A customer's assets (id, asset_type, symbol, quantity, currency) that have prices,
+        as holdings, with their ids: those whose value fits a money field."""
+        found = []
+        for id_, kind, symbol, quantity, currency in assets:
+            symbol = symbol.upper()
+            if symbol not in market.SECURITIES:
+                continue
+            holding = Holding(kind, symbol, 0, currency)
+            holding.units = round(quantity * holding.scale)
+            if self._value(holding) <= MAX_BALANCE_CENTS:
+                found.append((id_, holding))
+        return found
+
+    def _value(self, holding: Holding) -> int:
+        """The holding's value at the last close, in cents."""
+        close = self.prices.of(holding.symbol)[-1]
+        return activity.money_of(holding.units, holding.scale, close)
+
     def _revalue(self, assets: dict[str, list[tuple[Any, ...]]], living: set[str]) -> None:
         """The generated holdings at the last close."""
-        values = []
-        for oid, held in assets.items():
-            if oid not in living:
-                continue
-            for id_, kind, symbol, quantity, _ in held:
-                if symbol not in market.SECURITIES:
-                    continue
-                scale = activity.QUANTITY_SCALE.get(kind, 1)
-                close = self.prices.of(symbol)[-1]
-                values.append((id_, activity.money_of(round(quantity * scale), scale, close)))
+        values = [
+            (id_, self._value(holding))
+            for oid, held in assets.items()
+            if oid in living
+            for id_, holding in self._holdings(held)
+        ]
         _update_by_id(self.connection, "assets", "current_value = v.value", values)
         self.revalued += len(values)
 

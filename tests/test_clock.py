@@ -232,3 +232,37 @@ def test_an_advance_beside_writers_of_the_same_customers_never_fails(
     assert [response.status_code for response in advanced] == [200, 200, 200]
     assert advanced[-1].json()["to"] == (SANDBOX_DAY + dt.timedelta(days=60)).isoformat()
     assert set(statuses) <= {200, 201}, statuses
+
+
+def test_a_month_a_day_at_a_time_brings_what_a_month_at_once_does(client: TestClient) -> None:
+    for _ in range(30):
+        advance(client, 1)
+    made = [t for oid in SAMPLE_OIDS for t in new_transactions(client, oid, SANDBOX_DAY)]
+    kinds = Counter(t["category"] for t in made)
+    # A company invoices 6-12 times a month, and a retail customer takes cash about once.
+    assert 3 <= kinds["revenue"] <= 20, kinds
+    assert kinds["cash"] <= 12, kinds
+    assert kinds["suppliers"] >= 5, kinds
+
+
+def test_money_at_its_limits_never_breaks_an_advance_or_a_read(client: TestClient) -> None:
+    oid = SAMPLE_OIDS[0]
+    account = client.get(f"/customer/{oid}/bank-accounts").json()[0]
+    top = 9_999_999_999_999.0
+    assert (
+        client.patch(
+            f"/customer/{oid}/bank-accounts/{account['id']}", json={"balance": top}
+        ).status_code
+        == 200
+    )
+    asset = client.post(
+        f"/customer/{SAMPLE_OIDS[1]}/assets",
+        json={"asset_type": "stock", "symbol": "aapl", "quantity": 1e12, "current_value": 1},
+    ).json()
+    assert advance(client, 30)["customers"] == 5
+    assert client.get(f"/customer/{oid}/bank-accounts/{account['id']}").status_code == 200
+    assert client.get(f"/user-portfolio/{oid}").status_code == 200
+    assert (
+        client.get(f"/customer/{SAMPLE_OIDS[1]}/assets/{asset['id']}").json()["current_value"] == 1
+    )
+    assert client.get(f"/user-portfolio/{SAMPLE_OIDS[1]}").status_code == 200
