@@ -234,6 +234,12 @@ class Holding:
     def scale(self) -> int:
         return QUANTITY_SCALE.get(self.asset_type, 1)
 
+    @classmethod
+    def of_quantity(cls, asset_type: str, symbol: str, quantity: float, currency: str) -> "Holding":
+        """The holding of a quantity as an asset row holds it (crypto in fractions)."""
+        units = round(quantity * QUANTITY_SCALE.get(asset_type, 1))
+        return cls(asset_type, symbol, units, currency)
+
 
 @dataclass
 class Customer:

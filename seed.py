@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-import activity
 from activity import Account, Calendar, Customer, Holding, Prices
 from bank.clock import start_clock
 from bank.money import as_cents
@@ -282,10 +281,10 @@ def sample_customer(number: int) -> tuple[Customer, random.Random]:
         Account(kind.value, currency.value, account_number, iban, as_cents(balance))
         for account_number, kind, balance, currency, iban, _ in sample["accounts"]
     ]
-    holdings = []
-    for asset_type, symbol, quantity, currency in sample["holdings"]:
-        scale = activity.QUANTITY_SCALE.get(asset_type.value, 1)
-        holdings.append(Holding(asset_type.value, symbol, int(quantity * scale), currency))
+    holdings = [
+        Holding.of_quantity(asset_type.value, symbol, quantity, currency)
+        for asset_type, symbol, quantity, currency in sample["holdings"]
+    ]
     customer = Customer(
         oid=oid,
         persona=sample["persona"],

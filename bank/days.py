@@ -296,8 +296,7 @@ class _Living:
             symbol = symbol.upper()
             if symbol not in market.SECURITIES:
                 continue
-            holding = Holding(kind, symbol, 0, currency)
-            holding.units = round(quantity * holding.scale)
+            holding = Holding.of_quantity(kind, symbol, quantity, currency)
             if self._value(holding) <= MAX_BALANCE_CENTS:
                 found.append((id_, holding))
         return found

@@ -3,7 +3,6 @@ collection in COLLECTION_ROUTES. The transactions list has filters of its own, a
 """
 
 import inspect
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -11,6 +10,7 @@ from types import GenericAlias
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
+from starlette.routing import compile_path
 
 from bank import collections as bank_collections
 from bank import documents
@@ -37,9 +37,8 @@ class CollectionRoutes(Generic[PublicT, CreateT, UpdateT]):
 
     def location(self, customer_oid: str, item_id: int) -> str:
         """An item's path, for the Location of a 201 (the route's path without convertors)."""
-        return re.sub(r":\w+}", "}", self.item_path).format(
-            customer_oid=customer_oid, item_id=item_id
-        )
+        path_format = compile_path(self.item_path)[1]
+        return path_format.format(customer_oid=customer_oid, item_id=item_id)
 
 
 COLLECTION_ROUTES: tuple[CollectionRoutes[Any, Any, Any], ...] = (
