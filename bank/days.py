@@ -216,12 +216,13 @@ class _Living:
         assets = self._rows_of(
             "SELECT customer_oid, id, asset_type, symbol, quantity, currency FROM assets", oids
         )
-        living = set(oids)
+        # Each living customer's priced holdings: (asset id, holding, value at the last close).
+        holdings = {oid: self._holdings(assets.get(oid, [])) for oid in oids}
         rows: list[tuple[object, ...]] = []
         moved: list[tuple[int, int]] = []
         for oid, seed, number in personas:
             generated = self._customer(seed, number)
-            if oid not in living or generated is None:
+            if oid not in holdings or generated is None:
                 continue
             customer, rng = generated
             # Their rows now: what the API changed since the history counts.
@@ -231,7 +232,7 @@ class _Living:
                 Account(kind, currency, number) for _, kind, currency, number, _ in held
             ]
             ids = [row[0] for row in held]
-            customer.holdings = [holding for _, holding in self._holdings(assets.get(oid, []))]
+            customer.holdings = [holding for _, holding, _ in holdings[oid]]
             writer = HistoryWriter(customer, rng, self.calendar, self.prices, ids)
             writer.events = random.Random(f"{seed}:{number}:{self.calendar.start}")
             writer.r = writer.events.random
@@ -251,7 +252,9 @@ class _Living:
         insert_rows(connection, {"transactions": rows})
         log_added(connection, first)
         _update_by_id(connection, "bank_accounts", "balance = balance + v.value", moved)
-        self._revalue(assets, living)
+        values = [(id_, value) for held in holdings.values() for id_, _, value in held]
+        _update_by_id(connection, "assets", "current_value = v.value", values)
+        self.revalued += len(values)
         self._spending_again(oids)
         _renew_versions(connection, oids)
         self.customers += len(oids)
@@ -288,34 +291,21 @@ class _Living:
         customer, _, _, rng = factory.customer(number)
         return customer, rng
 
-    def _holdings(self, assets: list[tuple[Any, ...]]) -> list[tuple[int, Holding]]:
+    def _holdings(self, assets: list[tuple[Any, ...]]) -> list[tuple[int, Holding, int]]:
         """A customer's assets (id, asset_type, symbol, quantity, currency) that have prices,
-        as holdings, with their ids: those whose value fits a money field."""
+        as holdings with their ids and their values at the last close in cents: those whose
+        value fits a money field."""
         found = []
         for id_, kind, symbol, quantity, currency in assets:
             symbol = symbol.upper()
             if symbol not in market.SECURITIES:
                 continue
             holding = Holding.of_quantity(kind, symbol, quantity, currency)
-            if self._value(holding) <= MAX_BALANCE_CENTS:
-                found.append((id_, holding))
+            close = self.prices.of(symbol)[-1]
+            value = activity.money_of(holding.units, holding.scale, close)
+            if value <= MAX_BALANCE_CENTS:
+                found.append((id_, holding, value))
         return found
-
-    def _value(self, holding: Holding) -> int:
-        """The holding's value at the last close, in cents."""
-        close = self.prices.of(holding.symbol)[-1]
-        return activity.money_of(holding.units, holding.scale, close)
-
-    def _revalue(self, assets: dict[str, list[tuple[Any, ...]]], living: set[str]) -> None:
-        """The generated holdings at the last close."""
-        values = [
-            (id_, self._value(holding))
-            for oid, held in assets.items()
-            if oid in living
-            for id_, holding in self._holdings(held)
-        ]
-        _update_by_id(self.connection, "assets", "current_value = v.value", values)
-        self.revalued += len(values)
 
     def _spending_again(self, oids: Sequence[str]) -> None:
         """The spending rows of the new days' months, summed again from the transactions."""
