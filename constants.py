@@ -57,6 +57,10 @@ SYNC_COUNT_TOO_LARGE: Final = (
     "count: At most {limit} changes a sync over MCP, to fit an agent's context; sync again from "
     "next_cursor for more"
 )
+NOT_A_WEBHOOK_URL: Final = (
+    "Not an http or https URL with a host, such as http://localhost:8000/hook"
+)
+WEBHOOK_NOT_FOUND: Final = "Webhook {webhook_id} not found (see GET /webhooks)"
 INVALID_SYNC_CURSOR: Final = (
     "cursor: Not a cursor of this feed; send the next_cursor of the previous sync, or none to "
     "start from the beginning"

@@ -29,6 +29,7 @@ from constants import (
     RETRY_AFTER_SECONDS,
     SECURITY_NOT_FOUND,
     SYNC_COUNT_TOO_LARGE,
+    WEBHOOK_NOT_FOUND,
     WRITE_QUEUE_FULL,
 )
 
@@ -161,6 +162,13 @@ class ItemNotFound(BankError):
         super().__init__(
             ITEM_NOT_FOUND.format(label=label, item_id=item_id, customer_oid=customer_oid)
         )
+
+
+class WebhookNotFound(BankError):
+    status_code = 404
+
+    def __init__(self, webhook_id: int) -> None:
+        super().__init__(WEBHOOK_NOT_FOUND.format(webhook_id=webhook_id))
 
 
 class CustomerAlreadyExists(BankError):

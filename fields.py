@@ -7,7 +7,15 @@ import unicodedata
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any, Final
 
-from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BeforeValidator,
+    PlainSerializer,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 from pydantic import Field as PydanticField
 from sqlalchemy import BigInteger, Dialect, Integer, String
 from sqlalchemy.types import TypeDecorator
@@ -22,6 +30,7 @@ from constants import (
     NOT_A_DATE,
     NOT_A_MONTH,
     NOT_A_NUMBER,
+    NOT_A_WEBHOOK_URL,
     NOT_AN_INTEGER,
     OID_EXAMPLE,
 )
@@ -319,3 +328,15 @@ def text(max_length: int, description: str | None = None) -> Any:
 
 def optional_text(max_length: int) -> Any:
     return Field(default=None, max_length=max_length, schema_extra=NO_NUL)
+
+
+_HTTP_URL: Final = TypeAdapter(AnyHttpUrl)
+
+
+def check_webhook_url(value: str) -> str:
+    """A webhook's URL as given, once pydantic's URL parser finds it an http(s) URL with a host."""
+    try:
+        _HTTP_URL.validate_python(value)
+    except ValidationError:
+        raise ValueError(NOT_A_WEBHOOK_URL) from None
+    return value

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from constants import API_DESCRIPTION, API_TITLE, API_VERSION, METHOD_NOT_ALLOWED
 from db import Database, create_db_engine, migrate
+from dispatcher import WebhookDispatcher
 from errors import BankError, describe_validation_errors
 from mcp_server import build_mcp_server
 from middleware import (
@@ -44,6 +45,7 @@ from routers import (
     performance,
     portfolio,
     sandbox,
+    webhooks,
 )
 from seed import seed_if_empty
 from server import BankHttpProtocol
@@ -130,11 +132,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.response_cache = ResponseCache(
             app.state.database, max_bytes=settings.RESPONSE_CACHE_MB * 2**20
         )
+        # Sends the webhooks' deliveries in the background (dispatcher.py).
+        dispatcher = WebhookDispatcher(app.state.database, settings)
+        await dispatcher.start()
         freeze_what_lives_on()
         try:
             async with mcp.session_manager.run():
                 yield
         finally:
+            await dispatcher.stop()
             await app.state.database.aclose()
 
     app = FastAPIOffline(
@@ -172,7 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The feed before the collections: /transactions/sync is not an item of them.
     areas = (
         customers, portfolio, performance, institutions, feed, collections, ledger, market,
-        sandbox, health,
+        sandbox, webhooks, health,
     )  # fmt: skip
     for area in areas:
         app.include_router(area.router)

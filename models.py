@@ -11,7 +11,8 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema, create_model
 from pydantic import Field as PydanticField
-from sqlalchemy import BigInteger, Index, String
+from sqlalchemy import BigInteger, Index, String, Text
+from sqlalchemy import text as sql_text
 from sqlmodel import Field, Relationship, SQLModel
 
 from constants import DELETED_MESSAGE, REGISTERED_MESSAGE
@@ -39,6 +40,7 @@ from fields import (
     Quantity,
     RowIdRef,
     Total,
+    check_webhook_url,
     customer_fk,
     customer_key,
     optional_text,
@@ -628,6 +630,142 @@ class Persona(SQLModel, table=True):
     customer_oid: str = customer_key()
     seed: int | None = Field(default=None, sa_type=BigInteger)
     number: int
+
+
+# --- Webhooks -------------------------------------------------------------------------------
+
+
+class WebhookEvent(StrEnum):
+    """The events an endpoint can subscribe to."""
+
+    TRANSACTIONS_UPDATED = "transactions.updated"
+    CLOCK_ADVANCED = "clock.advanced"
+    CUSTOMER_CREATED = "customer.created"
+    CUSTOMER_DELETED = "customer.deleted"
+
+
+# Sent by POST /webhooks/{id}/test to that endpoint alone, whatever it subscribed to.
+TEST_EVENT: Final = "webhook.test"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Webhook(SQLModel, table=True):
+    """An endpoint that events are sent to, signed with its secret (Standard Webhooks)."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = NEVER_REUSE_IDS
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID_COLUMN)
+    url: str = Field(max_length=2048)
+    events: str = Field(max_length=200, description="The subscribed events, comma-separated")
+    secret: str = Field(max_length=64)
+    created_at: dt.datetime
+
+
+class WebhookMessage(SQLModel, table=True):
+    """An event, stored in the transaction of the change it tells of (the outbox)."""
+
+    __tablename__ = "webhook_messages"
+    id: str = Field(primary_key=True, max_length=40, description="webhook-id: msg_...")
+    type: str = Field(max_length=40)
+    payload: str = Field(sa_type=Text, description="The body sent, byte for byte: JSON")
+    created_at: dt.datetime
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event on its way to one endpoint: sent until a 2xx, or until the attempts run out."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_webhook_id", "webhook_id", "id"),
+        Index("ix_webhook_deliveries_message_id", "message_id"),
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            sqlite_where=sql_text("status = 'pending'"),
+            postgresql_where=sql_text("status = 'pending'"),
+        ),
+        NEVER_REUSE_IDS,
+    )
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID_COLUMN)
+    webhook_id: int = Field(
+        sa_type=ID_COLUMN, foreign_key="webhooks.id", ondelete="CASCADE", index=False
+    )
+    message_id: str = Field(
+        max_length=40, foreign_key="webhook_messages.id", ondelete="CASCADE", index=False
+    )
+    status: str = Field(max_length=10)
+    attempts: int = 0
+    # Null once settled. A sender that takes the delivery moves it to the end of its lease: if
+    # the sender dies, the delivery is due again then.
+    next_attempt_at: dt.datetime | None = None
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=200)
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None = None
+
+
+WebhookUrl = Annotated[
+    str,
+    PydanticField(
+        min_length=1,
+        max_length=2048,
+        pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s]+$",
+        description="Where events are POSTed: an http or https URL",
+        examples=["http://localhost:8000/webhooks"],
+    ),
+    AfterValidator(check_webhook_url),
+]
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "http://localhost:8000/webhooks",
+                    "events": ["transactions.updated", "clock.advanced"],
+                }
+            ]
+        },
+    )
+
+    url: WebhookUrl
+    events: list[WebhookEvent] = PydanticField(
+        min_length=1, max_length=len(WebhookEvent), description="The events to send, at least one"
+    )
+
+
+class WebhookPublic(BaseModel):
+    id: JsonInt
+    url: str
+    events: list[WebhookEvent]
+    created_at: dt.datetime = PydanticField(description="UTC")
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str = PydanticField(
+        description="whsec_ and the base64 key that signs every delivery (Standard Webhooks); "
+        "shown only now"
+    )
+
+
+class WebhookDeliveryPublic(BaseModel):
+    id: JsonInt
+    event_id: str = PydanticField(description="The webhook-id header: the same on every retry")
+    event_type: str
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None = PydanticField(description="The receiver's last HTTP status")
+    last_error: str | None = PydanticField(description="Why the last attempt failed")
+    next_attempt_at: dt.datetime | None = PydanticField(description="UTC; null once settled")
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None
 
 
 # --- Lists and pages ------------------------------------------------------------------------

@@ -80,6 +80,18 @@ class Settings(BaseSettings):
     # history is priced throughout.
     SANDBOX_START_DATE: dt.date | None = Field(default=None, ge=dt.date(2017, 1, 1))
 
+    # Webhooks (bank/webhooks.py): a delivery the receiver does not answer with a 2xx within
+    # WEBHOOK_TIMEOUT_SECONDS is tried again, after a delay that doubles from
+    # WEBHOOK_RETRY_BASE_SECONDS up to WEBHOOK_RETRY_MAX_SECONDS, each with jitter (between half
+    # and all of it), until WEBHOOK_MAX_ATTEMPTS attempts have failed.
+    WEBHOOK_TIMEOUT_SECONDS: float = Field(default=10, gt=0, le=300)
+    WEBHOOK_MAX_ATTEMPTS: int = Field(default=8, ge=1, le=100)
+    WEBHOOK_RETRY_BASE_SECONDS: float = Field(default=5, gt=0)
+    WEBHOOK_RETRY_MAX_SECONDS: float = Field(default=3600, gt=0)
+    # How often the dispatcher looks for deliveries that another process stored (seed.py, other
+    # workers); its own process's writes wake it at once.
+    WEBHOOK_POLL_SECONDS: float = Field(default=1, gt=0, le=60)
+
     @field_validator("DATABASE_URL")
     @classmethod
     def use_psycopg(cls, value: str) -> str:

@@ -33,11 +33,12 @@ from tqdm import tqdm
 
 import activity
 from activity import Account, Calendar, Customer, Holding, Prices
+from bank import webhooks
 from bank.customers import list_institutions
 from bank.feed import first_new_transaction_id, hold_feed_order, log_added
 from bank.market import FOREIGN_STOCKS, PRICE_RANGES
 from db import write_engine
-from models import InstitutionType
+from models import InstitutionType, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -433,11 +434,19 @@ def _insert_sql(name: str, rows: int) -> str:
 def write_batch(connection: Connection, batch: Batch) -> None:
     """Insert the batch's rows in the connection's transaction: every customer must be new."""
     hold_feed_order(connection)
+    mark = webhooks.transactions_mark(connection)
     base = reserve_account_ids(connection, max(len(batch.rows["bank_accounts"]), 1))
     first = first_new_transaction_id(connection)
     with row_triggers_skipped(connection, list(batch.rows)):
         insert_rows(connection, batch.rows, base)
         log_added(connection, first)
+    # Announced to webhooks subscribed to them (none at a first start).
+    webhooks.enqueue(
+        connection,
+        WebhookEvent.CUSTOMER_CREATED,
+        ({"customer_oid": oid, "name": name} for oid, name in batch.rows["users"]),
+    )
+    webhooks.announce_transactions(connection, mark)
 
 
 def insert_rows(

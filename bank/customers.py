@@ -9,6 +9,7 @@ from sqlalchemy import CursorResult, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bank import webhooks
 from bank.feed import hold_feed_order
 from db import WriteSession
 from errors import CustomerAlreadyExists, CustomerNotFound, InstitutionNotFound
@@ -20,12 +21,18 @@ from models import (
     Institution,
     InstitutionPublic,
     User,
+    WebhookEvent,
 )
 
 
 def register_customer(session: WriteSession, /, *, customer: CustomerCreate) -> CustomerRegistered:
     customer_oid = customer.customer_oid or str(uuid.uuid4())
     session.add(User(customer_oid=customer_oid, name=customer.name))
+    webhooks.enqueue(
+        session,
+        WebhookEvent.CUSTOMER_CREATED,
+        [{"customer_oid": customer_oid, "name": customer.name}],
+    )
     # Insert and let the primary key decide: a check-then-insert would race.
     try:
         session.commit()
@@ -43,9 +50,10 @@ def delete_customer(session: WriteSession, /, *, customer_oid: str) -> CustomerD
         CursorResult[Any],
         session.execute(delete(User).where(col(User.customer_oid) == customer_oid)),
     )
-    session.commit()
     if result.rowcount == 0:
         raise CustomerNotFound(customer_oid)
+    webhooks.enqueue(session, WebhookEvent.CUSTOMER_DELETED, [{"customer_oid": customer_oid}])
+    session.commit()
     return CustomerDeleted(customer_oid=customer_oid)
 
 

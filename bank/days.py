@@ -33,11 +33,11 @@ from sqlmodel import col, select
 
 import activity
 from activity import Account, Calendar, Customer, HistoryWriter, Holding, Prices
-from bank import market
+from bank import market, webhooks
 from bank.feed import first_new_transaction_id, hold_feed_order, log_added
 from bank.ledger import MAX_BALANCE_CENTS
 from db import WriteSession
-from models import ClockAdvanced, SandboxClock
+from models import ClockAdvanced, SandboxClock, WebhookEvent
 from seed import SAMPLE_CUSTOMERS, sample_customer
 from synthetic import (
     ROWS_PER_INSERT,
@@ -79,12 +79,7 @@ def advance_clock(session: WriteSession, /, *, days: int) -> ClockAdvanced:
             lived.batch(personas)
     clock.today = last
     session.add(clock)
-    session.commit()
-    logger.info(
-        "Advanced the clock to %s: %d customers, %d transactions in %.1f s",
-        last, lived.customers, lived.transactions, time.monotonic() - started,
-    )  # fmt: skip
-    return ClockAdvanced(
+    advanced = ClockAdvanced(
         start=first,
         end=last,
         days=days,
@@ -99,6 +94,15 @@ def advance_clock(session: WriteSession, /, *, days: int) -> ClockAdvanced:
         derivatives_expired=expired,
         derivatives_exercised=exercised,
     )
+    webhooks.enqueue(
+        session, WebhookEvent.CLOCK_ADVANCED, [advanced.model_dump(mode="json", by_alias=True)]
+    )
+    session.commit()
+    logger.info(
+        "Advanced the clock to %s: %d customers, %d transactions in %.1f s",
+        last, lived.customers, lived.transactions, time.monotonic() - started,
+    )  # fmt: skip
+    return advanced
 
 
 def _persona_batches(connection: Connection) -> Iterator[list[tuple[str, int | None, int]]]:

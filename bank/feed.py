@@ -22,6 +22,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, text
 from sqlmodel import Session, col, select
 
+from bank import webhooks
 from errors import CustomerNotFound, InvalidSyncCursor
 from models import (
     RemovedTransaction,
@@ -51,6 +52,9 @@ def hold_feed_order(session_or_connection: Session | Connection) -> None:
         connection.execute(
             text(f"SELECT pg_advisory_xact_lock({FEED_LOCK}, hashtext(current_schema()))")
         )
+    if isinstance(session_or_connection, Session):
+        # Its changes are announced to webhooks at its commit (transactions.updated).
+        webhooks.watch_transaction_changes(session_or_connection)
 
 
 def first_new_transaction_id(connection: Connection) -> int:

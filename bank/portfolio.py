@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, col, select
 
-from bank import documents, ledger
+from bank import documents, ledger, webhooks
 from bank.collections import (
     ASSETS,
     BANK_ACCOUNTS,
@@ -23,7 +23,7 @@ from bank.customers import require_institutions
 from bank.feed import hold_feed_order
 from db import WriteSession
 from errors import AccountNotInDocument, CustomerNotFound, DuplicateAccountId
-from models import Portfolio, PortfolioImport, User
+from models import Portfolio, PortfolioImport, User, WebhookEvent
 
 
 def get_portfolio(session: Session, /, *, customer_oid: str) -> Portfolio:
@@ -74,6 +74,12 @@ def import_portfolio(
         # A DELETE of the customer committed between the insert and the lock: it won.
         raise CustomerNotFound(customer_oid)
     user.name = portfolio.user.name
+    if created:
+        webhooks.enqueue(
+            session,
+            WebhookEvent.CUSTOMER_CREATED,
+            [{"customer_oid": customer_oid, "name": user.name}],
+        )
     require_institutions(session, (a.institution_id for a in portfolio.bank_accounts))
     # Transactions first: deleting accounts first would set their account_id to null, and
     # then delete them anyway.

@@ -7,30 +7,37 @@ import contextlib
 import datetime as dt
 import functools
 import io
+import json
 import os
 import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, MetaData, create_engine, make_url, text
+from sqlalchemy import Engine, Integer, MetaData, create_engine, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 import activity
 import seed
+from bank import webhooks
 from db import Database
 from main import create_app
+from models import WebhookCreate, WebhookEvent
 from response_cache import ResponseCache
 from seed import seed_if_empty
 from settings import PROJECT_DIR, Settings, normalize_database_url
@@ -283,7 +290,11 @@ class Reset:
         self.engine = engine
         metadata = MetaData()
         metadata.reflect(engine)
-        self.with_ids = {table.name for table in metadata.sorted_tables if "id" in table.columns}
+        self.with_ids = {
+            table.name
+            for table in metadata.sorted_tables
+            if "id" in table.columns and isinstance(table.columns["id"].type, Integer)
+        }
         # Referencing tables before those they reference; the change feed's log last, after
         # the transactions whose deletion it logs.
         self.tables = sorted(
@@ -417,6 +428,21 @@ def clear_response_cache(client: TestClient) -> None:
     app: FastAPI = client.app  # type: ignore[assignment]
     cache: ResponseCache = app.state.response_cache
     cache.clear()
+
+
+def a_webhook(client: TestClient, url: str = "http://127.0.0.1:9/hooks") -> int:
+    """The id of an endpoint subscribed to customer.created, stored as POST /webhooks stores
+    one: for a test whose app refuses writes (read-only mode)."""
+    app: FastAPI = client.app  # type: ignore[assignment]
+    database: Database = app.state.database
+    created = anyio.run(
+        functools.partial(
+            database.write,
+            webhooks.create_webhook,
+            webhook=WebhookCreate(url=url, events=[WebhookEvent.CUSTOMER_CREATED]),
+        )
+    )
+    return created.id
 
 
 def rename_users_away(client: TestClient) -> None:
@@ -603,3 +629,82 @@ class Shared:
 
     def close(self) -> None:
         self.stack.close()
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request a Receiver got: its headers (names in lower case) and body."""
+
+    headers: dict[str, str]
+    body: bytes
+    at: float  # time.monotonic()
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Receiver:
+    """A real HTTP server on loopback that webhooks are delivered to, in a thread of the test.
+
+    It answers each POST with the next status of `statuses` (200 once they run out), after
+    `hold` is set when one is given, and keeps every request it got.
+    """
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hooks"
+        self.statuses: list[int] = []
+        self.hold: threading.Event | None = None
+        self.received: list[Received] = []
+        self.arrived = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802  (the standard library's name)
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                with receiver.arrived:
+                    receiver.received.append(
+                        Received(
+                            {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic()
+                        )
+                    )
+                    status = receiver.statuses.pop(0) if receiver.statuses else 200
+                    receiver.arrived.notify_all()
+                if receiver.hold is not None:
+                    receiver.hold.wait(30)
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def wait_for(self, count: int, timeout: float = 20) -> list[Received]:
+        """The requests received once there are at least `count` (AssertionError after
+        `timeout` seconds)."""
+        with self.arrived:
+            if not self.arrived.wait_for(lambda: len(self.received) >= count, timeout):
+                raise AssertionError(f"{len(self.received)} deliveries arrived, not {count}")
+            return list(self.received)
+
+    def close(self) -> None:
+        if self.hold is not None:
+            self.hold.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@contextlib.contextmanager
+def receiving(port: int | None = None) -> Iterator[Receiver]:
+    receiver = Receiver(port)
+    try:
+        yield receiver
+    finally:
+        receiver.close()

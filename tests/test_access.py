@@ -26,6 +26,7 @@ from tests.fixtures import (
     VALID,
     LiveServer,
     Shared,
+    a_webhook,
     on_sqlite_only,
 )
 
@@ -71,6 +72,7 @@ def every_operation(client: TestClient, **headers: str) -> list[tuple[str, str, 
         for collection in VALID
     }
     assert owner["customer_oid"] == OWNER
+    webhook_id = a_webhook(client)
     requests = []
     for path, item in schema["paths"].items():
         for method in item:
@@ -82,11 +84,12 @@ def every_operation(client: TestClient, **headers: str) -> list[tuple[str, str, 
                 url = path.replace("{customer_oid}", OWNER)
             url = url.replace("{item_id}", str(first_ids.get(collection, 1)))
             url = url.replace("{account_id}", str(first_ids["bank-accounts"]))
-            url = url.replace("{symbol}", "AAPL")
+            url = url.replace("{symbol}", "AAPL").replace("{webhook_id}", str(webhook_id))
             body = {
                 ("post", "/register-customer"): {"name": "Let In"},
                 ("put", "/user-portfolio/{customer_oid}"): replacement,
                 ("post", "/sandbox/clock/advance"): {"days": 1},
+                ("post", "/webhooks"): {"url": "http://127.0.0.1:9/", "events": ["clock.advanced"]},
             }.get((method, path))
             if method == "post" and collection in VALID:
                 body = VALID[collection]
@@ -104,6 +107,7 @@ def snapshot(client: TestClient, **headers: str) -> dict[str, Any]:
     return {
         "customers": customers,
         "institutions": client.get("/institutions", headers=headers).json(),
+        "webhooks": client.get("/webhooks", headers=headers).json(),
         "portfolios": [
             client.get(f"/user-portfolio/{c['customer_oid']}", headers=headers).json()
             for c in customers
@@ -115,9 +119,9 @@ def snapshot(client: TestClient, **headers: str) -> dict[str, Any]:
 
 
 def test_every_operation_needs_the_key_and_changes_nothing_without_it(locked: TestClient) -> None:
-    before = snapshot(locked, **WITH_KEY)
     operations = [op for op in every_operation(locked, **WITH_KEY) if op[1] != "/health"]
-    assert len(operations) == 39
+    before = snapshot(locked, **WITH_KEY)
+    assert len(operations) == 45
     for method, url, body in operations:
         for headers, detail in [
             ({}, MISSING_API_KEY),
@@ -227,10 +231,10 @@ def test_a_401_is_readable_by_an_allowed_origin(locked: TestClient) -> None:
 
 
 def test_read_only_refuses_every_write_and_changes_nothing(read_only: TestClient) -> None:
-    before = snapshot(read_only)
     writes = [op for op in every_operation(read_only) if op[0] != "GET"]
+    before = snapshot(read_only)
     assert {method for method, _, _ in writes} == {"POST", "PUT", "PATCH", "DELETE"}
-    assert len(writes) == 19
+    assert len(writes) == 22
     for method, url, body in writes:
         response = read_only.request(method, url, json=body)
         assert response.status_code == 403, (method, url)

@@ -156,6 +156,8 @@ def test_openapi_lists_every_endpoint(openapi: dict[str, Any]) -> None:
         "get_user_portfolio", "import_user_portfolio", "list_institutions", "health_check",
         "get_account_statement", "list_securities", "get_prices",
         "get_performance", "get_sandbox_clock", "advance_clock", "sync_transactions",
+        "create_webhook", "list_webhooks", "get_webhook", "delete_webhook",
+        "list_webhook_deliveries", "test_webhook",
         *per_collection,
     }  # fmt: skip
 
