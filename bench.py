@@ -8,7 +8,7 @@ of imports, deletes and reads, and a PUT/DELETE race are driven by an asyncio + 
 The parts with 100,000 customers run on SQLite and, when it answers, on PostgreSQL, each on a
 fresh copy of a database generated once. Results go to stdout as Markdown tables.
 
-`--only` runs some parts: repeated, scale, reads, writes, storm, race (repeatable).
+`--only` runs some parts: repeated, scale, reads, writes, storm, race, webhooks (repeatable).
 """
 
 import argparse
@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import multiprocessing
 import os
 import platform
 import random
@@ -32,6 +33,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,7 @@ LARGE_CUSTOMERS = 100_000
 SEED_OPTIONS = ["--seed", "42", "--months", "1"]
 SANDBOX_START_DATE = "2026-11-02"
 CONNECTIONS = 16
-PARTS = ("repeated", "scale", "reads", "writes", "storm", "race")
+PARTS = ("repeated", "scale", "reads", "writes", "storm", "race", "webhooks")
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432"
 RUN_DATABASE = "bench_bank_run"  # the PostgreSQL copy each run works on, dropped afterwards
 # With two CPUs or more, the server under test runs on the first and wrk on the others, for the
@@ -888,6 +890,122 @@ def run_repeated(small_db: Path, rounds: int, seconds: int) -> float:
     return portfolio_rate
 
 
+class Arrivals:
+    """A webhook receiver on loopback, in a process of its own (in this one it would wait on
+    the load's client for the interpreter): when each customer.created event arrived, by
+    customer, on the monotonic clock every process shares."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        log.write_text("")
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}/hooks"
+        self.process = multiprocessing.get_context("fork").Process(
+            target=Arrivals.serve, args=(port, log), daemon=True
+        )
+        self.process.start()
+        for _ in range(100):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+                break
+            time.sleep(0.05)
+        self.at: dict[str, float] = {}
+
+    @staticmethod
+    def serve(port: int, log: Path) -> None:
+        with log.open("a") as out:
+
+            class Handler(BaseHTTPRequestHandler):
+                protocol_version = "HTTP/1.1"  # keep-alive, as receivers serve
+
+                def do_POST(self) -> None:  # noqa: N802  (the standard library's name)
+                    body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                    arrived = time.perf_counter()
+                    out.write(f"{json.loads(body)['data']['customer_oid']} {arrived}\n")
+                    out.flush()
+                    self.send_response(204)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+
+                def log_message(self, *_args: Any) -> None:
+                    pass
+
+            # A backlog for a burst: the default 5 drops connections, retried a second later.
+            ThreadingHTTPServer.request_queue_size = 1024
+            ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+    def wait_for(self, oids: list[str], timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while not all(oid in self.at for oid in oids):
+            if time.monotonic() > deadline:
+                raise RuntimeError("webhook deliveries did not all arrive")
+            for line in self.log.read_text().splitlines():
+                oid, arrived = line.split()
+                self.at.setdefault(oid, float(arrived))
+            time.sleep(0.0005)
+
+    def stop(self) -> None:
+        self.process.kill()
+
+
+def latency_row(name: str, latencies: list[float], extra: str) -> list[str]:
+    quantiles = statistics.quantiles(latencies, n=100)
+    return [
+        name,
+        str(len(latencies)),
+        *(f"{value * 1000:.1f}" for value in (quantiles[49], quantiles[94], quantiles[98])),
+        f"{max(latencies) * 1000:.1f}",
+        extra,
+    ]
+
+
+def run_webhooks(small_db: Path, events: int = 300, burst: int = 2000, writers: int = 8) -> None:
+    """Webhook delivery latency: from a write's answer to its event's arrival at a receiver on
+    loopback, one write at a time and in a burst of concurrent writers (SQLite)."""
+    for stale in small_db.parent.glob(small_db.name + "*"):
+        stale.unlink()
+    arrivals = Arrivals(small_db.with_suffix(".arrivals"))
+    rows = []
+    with serve("main:app", env={"DATABASE_URL": f"sqlite:///{small_db}"}) as (bank_url, _):
+        subscribed = {"url": arrivals.url, "events": ["customer.created"]}
+        httpx.post(f"{bank_url}/webhooks", json=subscribed).raise_for_status()
+        answered: dict[str, float] = {}
+        with httpx.Client(base_url=bank_url) as http:
+            for number in range(events):
+                oid = str(uuid.uuid4())
+                http.post(
+                    "/register-customer", json={"name": f"Hook {number}", "customer_oid": oid}
+                )
+                answered[oid] = time.perf_counter()
+                arrivals.wait_for([oid])
+        latencies = [arrivals.at[oid] - at for oid, at in answered.items()]
+        rows.append(latency_row("One write at a time", latencies, "-"))
+
+        async def write_burst() -> dict[str, float]:
+            answers: dict[str, float] = {}
+            oids = [str(uuid.uuid4()) for _ in range(burst)]
+
+            async def writer(share: list[str]) -> None:
+                async with client(bank_url) as http:
+                    for oid in share:
+                        body = {"name": "Burst", "customer_oid": oid}
+                        (await http.post("/register-customer", json=body)).raise_for_status()
+                        answers[oid] = time.perf_counter()
+
+            await asyncio.gather(*(writer(oids[n::writers]) for n in range(writers)))
+            return answers
+
+        started = time.perf_counter()
+        answered = asyncio.run(write_burst())
+        arrivals.wait_for(list(answered))
+        drained = max(arrivals.at[oid] for oid in answered) - started
+        latencies = [arrivals.at[oid] - at for oid, at in answered.items()]
+        rate = f"{burst / drained:,.0f} events/s, all in {drained:.1f} s"
+        rows.append(latency_row(f"Burst: {writers} writers", latencies, rate))
+    arrivals.stop()
+    print("\nWebhooks: from a write's answer to its event at a receiver on loopback (SQLite).")
+    print_table(["Writes", "Events", "p50 ms", "p95 ms", "p99 ms", "max ms", "Delivered"], rows)
+
+
 def run_scale(
     large_db: Path, customers: int, rounds: int, seconds: int, small_rate: float | None
 ) -> None:
@@ -1177,6 +1295,8 @@ def main() -> None:
     large_db = None
     if "scale" in parts or (at_scale and "sqlite" in engines):
         large_db = sqlite_large_database(args.workdir, args.large_customers)
+    if "webhooks" in parts:
+        run_webhooks(args.workdir / "webhooks.db")
     if "scale" in parts and large_db is not None:
         run_scale(large_db, args.large_customers, args.rounds, args.seconds, small_rate)
     if not at_scale:
