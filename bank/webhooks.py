@@ -163,8 +163,8 @@ def subscribers(connection: Connection, event_type: str) -> list[int]:
     """The endpoints subscribed to `event_type`, in id order."""
     return [
         webhook_id
-        for webhook_id, events in connection.execute(
-            text("SELECT id, events FROM webhooks ORDER BY id")
+        for webhook_id, events in connection.exec_driver_sql(
+            "SELECT id, events FROM webhooks ORDER BY id"
         )
         if event_type in events.split(",")
     ]
