@@ -22,9 +22,14 @@ first (PostgreSQL), the order every writer of a customer takes (bank/customers.l
 
 import datetime as dt
 import logging
+import multiprocessing
 import random
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import chain
 from typing import Any
 
@@ -50,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 MAX_DAYS = 366
 BATCH_CUSTOMERS = 250
+# Past this many customers the days are worked out in a worker process (_Living.all).
+PIPELINE_FROM = 2 * BATCH_CUSTOMERS
 # The tables whose rows an advance writes, and so the row triggers SQLite leaves out meanwhile
 # (synthetic.row_triggers_skipped): the customers' data versions are renewed a batch at a time.
 WRITTEN = {
@@ -75,8 +82,7 @@ def advance_clock(session: WriteSession, /, *, days: int) -> ClockAdvanced:
     with row_triggers_skipped(connection, WRITTEN):
         expired, exercised = _expire_derivatives(connection, last)
         lived = _Living(connection, calendar, started)
-        for personas in _persona_batches(connection):
-            lived.batch(personas)
+        lived.all()
     clock.today = last
     session.add(clock)
     advanced = ClockAdvanced(
@@ -193,81 +199,201 @@ def _expire_derivatives(connection: Connection, last: dt.date) -> tuple[int, int
     return len(outcomes["expired"]), len(outcomes["exercised"])
 
 
+@dataclass(frozen=True, slots=True)
+class _BatchInputs:
+    """A batch of customers as the database holds them before their days: what living the
+    days needs, read in the advance's transaction."""
+
+    personas: list[tuple[str, int | None, int]]  # the ones still there, locked
+    # By customer: (id, account_type, currency, account_number, balance), by id.
+    accounts: dict[str, list[tuple[Any, ...]]]
+    # By customer: (id, asset_type, symbol, quantity, currency), by id.
+    assets: dict[str, list[tuple[Any, ...]]]
+    # Outflows already there from the first new day's month on, in cents, by (customer,
+    # category, month, currency): the spending rows start from them.
+    spent: dict[tuple[str, str, str, str], int]
+
+
+@dataclass(slots=True)
+class _BatchLived:
+    """What the batch's days brought, to be written."""
+
+    oids: list[str]
+    rows: list[tuple[object, ...]] = field(default_factory=list)  # transactions, in order
+    moved: list[tuple[int, int]] = field(default_factory=list)  # (account id, cents)
+    values: list[tuple[int, int]] = field(default_factory=list)  # (asset id, cents)
+    spending: list[tuple[object, ...]] = field(default_factory=list)
+    at_limit: list[str] = field(default_factory=list)  # customers whose days brought nothing
+
+
+def _live_batch(first: dt.date, last: dt.date, inputs: _BatchInputs) -> _BatchLived:
+    """The batch's customers living the days from `first` through `last`: pure work on what
+    was read, so it can run in a worker process while the previous batch is written."""
+    calendar, prices, factories = _world(first, last)
+    lived = _BatchLived(oids=[oid for oid, _, _ in inputs.personas])
+    spent = dict(inputs.spent)
+    for oid, seed, number in inputs.personas:
+        generated = _customer(factories, calendar, seed, number)
+        if generated is None:
+            continue
+        customer, rng = generated
+        holdings = _holdings(prices, inputs.assets.get(oid, []))
+        # Their rows now: what the API changed since the history counts.
+        customer.oid = oid
+        held = inputs.accounts.get(oid, [])
+        customer.accounts = [Account(kind, currency, n) for _, kind, currency, n, _ in held]
+        ids = [row[0] for row in held]
+        customer.holdings = [holding for _, holding, _ in holdings]
+        writer = HistoryWriter(customer, rng, calendar, prices, ids)
+        writer.events = random.Random(f"{seed}:{number}:{calendar.start}")
+        writer.r = writer.events.random
+        writer.live()
+        for holding in customer.holdings:
+            writer.pay_income_of(holding)
+        lived.values += [(id_, value) for id_, _, value in holdings]
+        balances = [row[4] + cents for row, cents in zip(held, writer.net, strict=True)]
+        if any(abs(balance) > MAX_BALANCE_CENTS for balance in balances):
+            # An account set near the most a balance holds (PATCH): the days would take it
+            # past; this customer's days pass without activity.
+            lived.at_limit.append(oid)
+            continue
+        writer.rows.sort(key=lambda row: row[2])  # type: ignore[arg-type,return-value]
+        lived.rows += writer.rows
+        lived.moved += [(ids[n], cents) for n, cents in enumerate(writer.net) if cents]
+        for (month, category, currency), cents in writer.spent.items():
+            key = (oid, category, month, currency)
+            spent[key] = spent.get(key, 0) + cents
+    # As ORDER BY customer_oid, month, category, currency would give them.
+    lived.spending = [
+        (oid, category, cents, month, currency)
+        for (oid, category, month, currency), cents in sorted(
+            spent.items(), key=lambda item: (item[0][0], item[0][2], item[0][1], item[0][3])
+        )
+    ]
+    return lived
+
+
+@lru_cache(maxsize=2)
+def _world(first: dt.date, last: dt.date) -> tuple[Calendar, Prices, dict[int, CustomerFactory]]:
+    """The days, their prices and the synthetic customers' factories, made once per process."""
+    calendar = Calendar(first, last)
+    return calendar, Prices(calendar), {}
+
+
+def _customer(
+    factories: dict[int, CustomerFactory], calendar: Calendar, seed: int | None, number: int
+) -> tuple[Customer, random.Random] | None:
+    """The customer as generated, and their recurring stream where their history began drawing
+    from it; None for a sample seed.py no longer has."""
+    if seed is None:
+        return sample_customer(number) if number < len(SAMPLE_CUSTOMERS) else None
+    factory = factories.get(seed)
+    if factory is None:
+        factory = factories[seed] = CustomerFactory(
+            seed=seed, today=calendar.today, months=0, institutions={"bank": 0, "broker": 0}
+        )
+    customer, _, _, rng = factory.customer(number)
+    return customer, rng
+
+
+def _holdings(prices: Prices, assets: list[tuple[Any, ...]]) -> list[tuple[int, Holding, int]]:
+    """A customer's assets (id, asset_type, symbol, quantity, currency) that have prices, as
+    holdings with their ids and their values at the last close in cents: those whose value
+    fits a money field."""
+    found = []
+    for id_, kind, symbol, quantity, currency in assets:
+        symbol = symbol.upper()
+        if symbol not in market.SECURITIES:
+            continue
+        holding = Holding.of_quantity(kind, symbol, quantity, currency)
+        close = prices.of(symbol)[-1]
+        value = activity.money_of(holding.units, holding.scale, close)
+        if value <= MAX_BALANCE_CENTS:
+            found.append((id_, holding, value))
+    return found
+
+
 class _Living:
-    """The generated customers living the calendar's days, a batch at a time."""
+    """The generated customers living the calendar's days, a batch at a time: each batch read,
+    lived (in a worker process when there are several: the next batch's days are worked out
+    while this one is written, on the other core) and written."""
 
     def __init__(self, connection: Connection, calendar: Calendar, started: float) -> None:
         self.connection = connection
         self.calendar = calendar
-        self.prices = Prices(calendar)
-        self.factories: dict[int, CustomerFactory] = {}
-        self.month = MONTH_OF_DATE[connection.dialect.name]
+        self.first_month = calendar.iso[0][:7]
         self.started = started
         self.customers = self.transactions = self.revalued = self.spending = 0
         self.total = connection.execute(text("SELECT count(*) FROM personas")).scalar_one()
         self.next_log = 0.1
 
-    def batch(self, personas: list[tuple[str, int | None, int]]) -> None:
-        connection = self.connection
-        oids = _lock_customers(connection, [oid for oid, _, _ in personas])
-        if not oids:
+    def all(self) -> None:
+        span = (self.calendar.start, self.calendar.today)
+        batches = (self._read(personas) for personas in _persona_batches(self.connection))
+        if self.total <= PIPELINE_FROM or "fork" not in multiprocessing.get_all_start_methods():
+            for inputs in batches:
+                if inputs is not None:
+                    self._write(_live_batch(*span, inputs))
             return
-        accounts = self._rows_of(
-            "SELECT customer_oid, id, account_type, currency, account_number, balance "
-            "FROM bank_accounts",
-            oids,
+        # Forked: the worker has the modules and this process's prices already, and takes a
+        # batch's inputs and gives back its rows (pickled). Two batches wait at most.
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            pending: deque[Future[_BatchLived]] = deque()
+            for inputs in batches:
+                if inputs is not None:
+                    pending.append(pool.submit(_live_batch, *span, inputs))
+                if len(pending) == 2:
+                    self._write(pending.popleft().result())
+            while pending:
+                self._write(pending.popleft().result())
+
+    def _read(self, personas: list[tuple[str, int | None, int]]) -> _BatchInputs | None:
+        oids = _lock_customers(self.connection, [oid for oid, _, _ in personas])
+        if not oids:
+            return None
+        locked = set(oids)
+        return _BatchInputs(
+            personas=[persona for persona in personas if persona[0] in locked],
+            accounts=self._rows_of(
+                "SELECT customer_oid, id, account_type, currency, account_number, balance "
+                "FROM bank_accounts",
+                oids,
+            ),
+            assets=self._rows_of(
+                "SELECT customer_oid, id, asset_type, symbol, quantity, currency FROM assets",
+                oids,
+            ),
+            spent=self._spent(oids),
         )
-        assets = self._rows_of(
-            "SELECT customer_oid, id, asset_type, symbol, quantity, currency FROM assets", oids
-        )
-        # Each living customer's priced holdings: (asset id, holding, value at the last close).
-        holdings = {oid: self._holdings(assets.get(oid, [])) for oid in oids}
-        rows: list[tuple[object, ...]] = []
-        moved: list[tuple[int, int]] = []
-        for oid, seed, number in personas:
-            generated = self._customer(seed, number)
-            if oid not in holdings or generated is None:
-                continue
-            customer, rng = generated
-            # Their rows now: what the API changed since the history counts.
-            customer.oid = oid
-            held = accounts.get(oid, [])
-            customer.accounts = [
-                Account(kind, currency, number) for _, kind, currency, number, _ in held
-            ]
-            ids = [row[0] for row in held]
-            customer.holdings = [holding for _, holding, _ in holdings[oid]]
-            writer = HistoryWriter(customer, rng, self.calendar, self.prices, ids)
-            writer.events = random.Random(f"{seed}:{number}:{self.calendar.start}")
-            writer.r = writer.events.random
-            writer.live()
-            for holding in customer.holdings:
-                writer.pay_income_of(holding)
-            balances = [row[4] + cents for row, cents in zip(held, writer.net, strict=True)]
-            if any(abs(balance) > MAX_BALANCE_CENTS for balance in balances):
-                # An account set near the most a balance holds (PATCH): the days would take
-                # it past; this customer's days pass without activity.
-                logger.info("Advancing the clock: %s would pass a balance's limit", oid)
-                continue
-            writer.rows.sort(key=lambda row: row[2])  # type: ignore[arg-type,return-value]
-            rows += writer.rows
-            moved += [(ids[n], cents) for n, cents in enumerate(writer.net) if cents]
+
+    def _write(self, lived: _BatchLived) -> None:
+        connection = self.connection
+        for oid in lived.at_limit:
+            logger.info("Advancing the clock: %s would pass a balance's limit", oid)
         first = first_new_transaction_id(connection)
-        insert_rows(connection, {"transactions": rows})
+        insert_rows(connection, {"transactions": lived.rows})
         log_added(connection, first)
-        _update_by_id(connection, "bank_accounts", "balance = balance + v.value", moved)
-        values = [(id_, value) for held in holdings.values() for id_, _, value in held]
-        _update_by_id(connection, "assets", "current_value = v.value", values)
-        self.revalued += len(values)
-        self._spending_again(oids)
-        _renew_versions(connection, oids)
-        self.customers += len(oids)
-        self.transactions += len(rows)
+        _update_by_id(connection, "bank_accounts", "balance = balance + v.value", lived.moved)
+        _update_by_id(connection, "assets", "current_value = v.value", lived.values)
+        # The spending rows of the days' months, summed again: what was there plus the days'.
+        connection.execute(
+            text("DELETE FROM spending WHERE customer_oid IN :oids AND month >= :month").bindparams(
+                bindparam("oids", expanding=True)
+            ),
+            {"oids": lived.oids, "month": self.first_month},
+        )
+        insert_rows(connection, {"spending": lived.spending})
+        _renew_versions(connection, lived.oids)
+        self.revalued += len(lived.values)
+        self.spending += len(lived.spending)
+        self.customers += len(lived.oids)
+        self.transactions += len(lived.rows)
         if self.customers / max(self.total, 1) >= self.next_log:
-            rate = self.transactions / max(time.monotonic() - self.started, 1e-9)
+            elapsed = max(time.monotonic() - self.started, 1e-9)
             logger.info(
-                "Advancing the clock: %d/%d customers, %d transactions, %.0f rows/s",
-                self.customers, self.total, self.transactions, rate,
+                "Advancing the clock: %d/%d customers, %d transactions (%.0f a second)",
+                self.customers, self.total, self.transactions, self.transactions / elapsed,
             )  # fmt: skip
             self.next_log += 0.1
 
@@ -281,57 +407,22 @@ class _Living:
             found.setdefault(row[0], []).append(tuple(row[1:]))
         return found
 
-    def _customer(self, seed: int | None, number: int) -> tuple[Customer, random.Random] | None:
-        """The customer as generated, and their recurring stream where their history began
-        drawing from it; None for a sample seed.py no longer has."""
-        if seed is None:
-            return sample_customer(number) if number < len(SAMPLE_CUSTOMERS) else None
-        factory = self.factories.get(seed)
-        if factory is None:
-            factory = self.factories[seed] = CustomerFactory(
-                seed=seed, today=self.calendar.today, months=0,
-                institutions={"bank": 0, "broker": 0},
-            )  # fmt: skip
-        customer, _, _, rng = factory.customer(number)
-        return customer, rng
-
-    def _holdings(self, assets: list[tuple[Any, ...]]) -> list[tuple[int, Holding, int]]:
-        """A customer's assets (id, asset_type, symbol, quantity, currency) that have prices,
-        as holdings with their ids and their values at the last close in cents: those whose
-        value fits a money field."""
-        found = []
-        for id_, kind, symbol, quantity, currency in assets:
-            symbol = symbol.upper()
-            if symbol not in market.SECURITIES:
-                continue
-            holding = Holding.of_quantity(kind, symbol, quantity, currency)
-            close = self.prices.of(symbol)[-1]
-            value = activity.money_of(holding.units, holding.scale, close)
-            if value <= MAX_BALANCE_CENTS:
-                found.append((id_, holding, value))
-        return found
-
-    def _spending_again(self, oids: Sequence[str]) -> None:
-        """The spending rows of the new days' months, summed again from the transactions."""
-        first_month = self.calendar.iso[0][:7]
-        expanding: Any = bindparam("oids", expanding=True)
-        self.connection.execute(
-            text("DELETE FROM spending WHERE customer_oid IN :oids AND month >= :month").bindparams(
-                expanding
-            ),
-            {"oids": list(oids), "month": first_month},
-        )
-        month = self.month
+    def _spent(self, oids: Sequence[str]) -> dict[tuple[str, str, str, str], int]:
+        """The customers' outflows from the first new day's month on, as spending counts them
+        (not between their own accounts, nor investments), by (customer, category, month,
+        currency), in cents."""
+        month = MONTH_OF_DATE[self.connection.dialect.name]
         not_spending = ", ".join(f"'{category}'" for category in sorted(activity.NOT_SPENDING))
-        result = self.connection.execute(
-            text(
-                "INSERT INTO spending (customer_oid, category, amount, month, currency) "
-                f"SELECT customer_oid, category, -sum(amount), {month}, currency "
-                "FROM transactions WHERE customer_oid IN :oids AND date >= :first "
-                f"AND amount < 0 AND category NOT IN ({not_spending}) "
-                f"GROUP BY customer_oid, category, {month}, currency "
-                f"ORDER BY customer_oid, {month}, category, currency"
-            ).bindparams(expanding, bindparam("first", type_=Date)),
-            {"oids": list(oids), "first": dt.date.fromisoformat(first_month + "-01")},
-        )
-        self.spending += result.rowcount
+        statement = text(
+            f"SELECT customer_oid, category, {month}, currency, -sum(amount) FROM transactions "
+            "WHERE customer_oid IN :oids AND date >= :first AND amount < 0 "
+            f"AND category NOT IN ({not_spending}) "
+            f"GROUP BY customer_oid, category, {month}, currency"
+        ).bindparams(bindparam("oids", expanding=True), bindparam("first", type_=Date))
+        first = dt.date.fromisoformat(self.first_month + "-01")
+        return {
+            (oid, category, month_, currency): int(cents)
+            for oid, category, month_, currency, cents in self.connection.execute(
+                statement, {"oids": list(oids), "first": first}
+            )
+        }

@@ -1,6 +1,8 @@
 """Days that pass: POST /sandbox/clock/advance makes them happen, for the generated customers."""
 
+import contextlib
 import datetime as dt
+import sqlite3
 import threading
 from collections import Counter
 from pathlib import Path
@@ -17,6 +19,7 @@ from tests.fixtures import (
     SAMPLE_OIDS,
     SANDBOX_DAY,
     LiveServer,
+    days_worked_out_in_one_process,
     last_closes,
     money,
     reconcile,
@@ -185,6 +188,30 @@ def test_the_same_start_and_the_same_advances_give_the_same_bytes(tmp_path: Path
             documents.append(database_rows(client))
     assert len(documents[0]) == 17
     assert documents[0] == documents[1]
+
+
+def table_rows(path: Path) -> dict[str, list[Any]]:
+    """Every row the days write, table by table, as SQLite holds them."""
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        return {
+            table: connection.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+            for table in ("transactions", "transaction_changes", "spending", "bank_accounts",
+                          "assets", "derivative_transactions", "sandbox_clock")
+        }  # fmt: skip
+
+
+def test_days_worked_out_in_a_worker_process_are_the_same_rows(tmp_path: Path) -> None:
+    one, two = tmp_path / "one.db", tmp_path / "two.db"
+    seed_here(f"sqlite:///{one}", "--customers", "600", "--seed", "5", "--months", "1")
+    with contextlib.closing(sqlite3.connect(one)) as source:
+        with contextlib.closing(sqlite3.connect(two)) as copy:
+            source.backup(copy)
+    for path, in_one_process in ((one, False), (two, True)):
+        alone = days_worked_out_in_one_process() if in_one_process else contextlib.nullcontext()
+        with alone, TestClient(create_app(Settings(DATABASE_URL=f"sqlite:///{path}"))) as client:
+            result = advance(client, 30)
+            assert result["customers"] == 605 and result["transactions_added"] > 605 * 30
+    assert table_rows(one) == table_rows(two)
 
 
 def test_synthetic_customers_live_the_days_and_still_add_up(tmp_path: Path) -> None:
