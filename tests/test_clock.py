@@ -2,8 +2,10 @@
 
 import contextlib
 import datetime as dt
+import logging
 import sqlite3
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from tests.fixtures import (
     days_worked_out_in_one_process,
     last_closes,
     money,
+    on_sqlite_only,
     reconcile,
     seed_here,
 )
@@ -212,6 +215,20 @@ def test_days_worked_out_in_a_worker_process_are_the_same_rows(tmp_path: Path) -
             result = advance(client, 30)
             assert result["customers"] == 605 and result["transactions_added"] > 605 * 30
     assert table_rows(one) == table_rows(two)
+
+
+@on_sqlite_only
+def test_an_advance_leaves_the_wal_checkpoint_to_a_thread_after_its_commit(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="db")
+    advance(client, 30)
+    deadline = time.monotonic() + 10
+    while not any("Checkpoint after a large write" in r.message for r in caplog.records):
+        assert time.monotonic() < deadline, "no checkpoint after the advance"
+        time.sleep(0.05)
+    (done,) = [r for r in caplog.records if "Checkpoint after a large write" in r.message]
+    assert done.threadName == "checkpoint"
 
 
 def test_synthetic_customers_live_the_days_and_still_add_up(tmp_path: Path) -> None:
