@@ -130,7 +130,7 @@ class WebhookDispatcher:
         return self.poll_seconds
 
     async def _until_due(self) -> float:
-        due = await self.database.read(webhooks.next_due)
+        due = await self.database.read_rows(webhooks.NEXT_DUE)
         if due is None:
             return self.poll_seconds
         return min(self.poll_seconds, (due - webhooks.utcnow()).total_seconds())

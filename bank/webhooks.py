@@ -29,7 +29,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     event,
-    func,
     insert,
     text,
     update,
@@ -37,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
-from db import WriteSession
+from db import Read, Row, WriteSession
 from errors import WebhookNotFound
 from models import (
     TEST_EVENT,
@@ -347,13 +346,21 @@ class RetryPolicy:
         return full / 2 + rng.random() * full / 2
 
 
-def next_due(session: Session, /) -> dt.datetime | None:
-    """When the earliest pending delivery is due: None when none waits."""
-    return session.exec(
-        select(func.min(WebhookDelivery.next_attempt_at)).where(
-            col(WebhookDelivery.status) == DeliveryStatus.PENDING.value
-        )
-    ).one()
+def _due_at(results: list[list[Row]]) -> dt.datetime | None:
+    (due,) = results[0][0]
+    if due is None:
+        return None
+    if isinstance(due, str):  # SQLite keeps UTC as text, without an offset
+        due = dt.datetime.fromisoformat(due)
+    return cast(dt.datetime, due).replace(tzinfo=dt.UTC) if due.tzinfo is None else due
+
+
+# When the earliest pending delivery is due (None when none waits): a lean read, the
+# dispatcher's look at the partial index of pending deliveries.
+NEXT_DUE: Read[dt.datetime | None] = Read(
+    (("SELECT min(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'", {}),),
+    _due_at,
+)
 
 
 def claim_due(
