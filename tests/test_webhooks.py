@@ -303,6 +303,7 @@ def synced(client: TestClient, oid: str, cursor: str | None) -> tuple[int, str]:
             return added, page["next_cursor"]
 
 
+@on_sqlite_only  # what is stored survives on either engine: the outbox is rows like any other
 def test_events_waiting_when_the_server_is_killed_are_delivered_after_its_restart(
     database_url: str, tmp_path: Path
 ) -> None:
