@@ -24,6 +24,7 @@ from constants import (
     INVALID_JSON,
     INVALID_SYNC_CURSOR,
     ITEM_NOT_FOUND,
+    NOT_A_WEBHOOK_URL,
     NUL_IN_TEXT,
     READ_QUEUE_FULL,
     RETRY_AFTER_SECONDS,
@@ -35,6 +36,8 @@ from constants import (
 
 # The pattern of every free-text field: anything but NUL (see describe_validation_errors).
 NUL_FREE_PATTERN = r"^[^\x00]*$"
+# A webhook's URL as the OpenAPI document states it (fields.check_webhook_url checks the rest).
+WEBHOOK_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s]+$"
 _ECHO_LIMIT = 64
 
 
@@ -212,6 +215,10 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, BODY_TOO_LARGE.format(limit=limit))
 
 
+# What a value that does not match a pattern is told, instead of the pattern itself.
+PATTERN_MESSAGES = {NUL_FREE_PATTERN: NUL_IN_TEXT, WEBHOOK_URL_PATTERN: NOT_A_WEBHOOK_URL}
+
+
 def describe_validation_errors(errors: Sequence[Any]) -> str:
     """One readable sentence per pydantic error, without echoing the input or pydantic internals.
 
@@ -227,8 +234,7 @@ def describe_validation_errors(errors: Sequence[Any]) -> str:
             problems.append(str(cause))
         else:
             message = str(cause) if error["type"] == "value_error" else error["msg"]
-            if error.get("ctx", {}).get("pattern") == NUL_FREE_PATTERN:
-                message = NUL_IN_TEXT
+            message = PATTERN_MESSAGES.get(error.get("ctx", {}).get("pattern"), message)
             location = ".".join(str(part) for part in error["loc"]) or "request body"
             problems.append(f"{location}: {message}")
     return "; ".join(problems)

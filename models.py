@@ -16,7 +16,7 @@ from sqlalchemy import text as sql_text
 from sqlmodel import Field, Relationship, SQLModel
 
 from constants import DELETED_MESSAGE, REGISTERED_MESSAGE
-from errors import NUL_FREE_PATTERN, InvalidCursor
+from errors import NUL_FREE_PATTERN, WEBHOOK_URL_PATTERN, InvalidCursor
 from fields import (
     CURRENCY_COLUMN,
     ENUM_COLUMN,
@@ -714,7 +714,7 @@ WebhookUrl = Annotated[
     PydanticField(
         min_length=1,
         max_length=2048,
-        pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s]+$",
+        pattern=WEBHOOK_URL_PATTERN,
         description="Where events are POSTed: an http or https URL",
         examples=["http://localhost:8000/webhooks"],
     ),
