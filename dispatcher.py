@@ -10,6 +10,7 @@ after its lease; receivers de-duplicate on webhook-id.
 """
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import random
@@ -65,7 +66,10 @@ class WebhookDispatcher:
     def wake(self) -> None:
         """From any thread, after a commit that stored deliveries: send them now."""
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._woken_now)
+            # A loop closed under a dispatcher not yet stopped: the write has committed, and
+            # its deliveries wait for the next start; no error for the writer.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._woken_now)
 
     def _woken_now(self) -> None:
         self._woken = True
@@ -182,7 +186,7 @@ class WebhookDispatcher:
         }
 
         def failed(error: str, status_code: int | None = None) -> Attempt:
-            return Attempt(delivery.id, delivery.attempts, status_code, error)
+            return Attempt(delivery, status_code, error)
 
         assert self._client is not None, "started"
         try:
@@ -202,6 +206,9 @@ class WebhookDispatcher:
             return failed("Could not connect to the receiver")
         except (aiohttp.ClientError, OSError, ValueError):
             return failed("The receiver's answer was not valid HTTP, or the connection broke")
+        except Exception:  # one delivery's surprise must not leave its batch unrecorded
+            logger.exception("Webhook dispatcher: sending a delivery failed unexpectedly")
+            return failed("The request to the receiver failed")
         if 200 <= code < 300:
-            return Attempt(delivery.id, delivery.attempts, code, None)
+            return Attempt(delivery, code, None)
         return failed(f"The receiver answered HTTP {code}", code)

@@ -20,10 +20,14 @@ derivatives expire all the same. The customers are taken in batches, each custom
 first (PostgreSQL), the order every writer of a customer takes (bank/customers.lock_customer).
 """
 
+import contextlib
+import ctypes
 import datetime as dt
 import logging
 import multiprocessing
+import os
 import random
+import signal
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -242,11 +246,13 @@ def _live_batch(first: dt.date, last: dt.date, inputs: _BatchInputs) -> _BatchLi
     lived = _BatchLived(oids=[oid for oid, _, _ in inputs.personas])
     spent = dict(inputs.spent)
     for oid, seed, number in inputs.personas:
+        # Every holding with prices is valued at the new close, whatever the customer's days.
+        holdings = _holdings(prices, inputs.assets.get(oid, []))
+        lived.values += [(id_, value) for id_, _, value in holdings]
         generated = _customer(factories, calendar, seed, number)
         if generated is None:
             continue
         customer, rng = generated
-        holdings = _holdings(prices, inputs.assets.get(oid, []))
         # Their rows now: what the API changed since the history counts.
         customer.oid = oid
         held = inputs.accounts.get(oid, [])
@@ -259,7 +265,6 @@ def _live_batch(first: dt.date, last: dt.date, inputs: _BatchInputs) -> _BatchLi
         writer.live()
         for holding in customer.holdings:
             writer.pay_income_of(holding)
-        lived.values += [(id_, value) for id_, _, value in holdings]
         balances = [row[4] + cents for row, cents in zip(held, writer.net, strict=True)]
         if any(abs(balance) > MAX_BALANCE_CENTS for balance in balances):
             # An account set near the most a balance holds (PATCH): the days would take it
@@ -280,6 +285,19 @@ def _live_batch(first: dt.date, last: dt.date, inputs: _BatchInputs) -> _BatchLi
         )
     ]
     return lived
+
+
+def _end_with(parent: int) -> None:
+    """In the worker: end when the process that forked it does (Linux's parent-death signal;
+    the forking thread is the advance's own, alive until the pool closes). A server killed
+    mid-advance must not leave a worker behind holding its listening socket."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it ended before the signal was asked for
+        os._exit(1)
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @lru_cache(maxsize=2)
@@ -347,7 +365,9 @@ class _Living:
         # Forked: the worker has the modules and this process's prices already, and takes a
         # batch's inputs and gives back its rows (pickled). Two batches wait at most.
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=1, mp_context=context, initializer=_end_with, initargs=(os.getpid(),)
+        ) as pool:
             pending: deque[Future[_BatchLived]] = deque()
             for inputs in batches:
                 if inputs is not None:

@@ -159,11 +159,15 @@ def _connection(session_or_connection: Session | Connection) -> Connection:
 
 
 def subscribers(connection: Connection, event_type: str) -> list[int]:
-    """The endpoints subscribed to `event_type`, in id order."""
+    """The endpoints subscribed to `event_type`, in id order. On PostgreSQL they stay until
+    this transaction ends (FOR KEY SHARE): a DELETE /webhooks/{id} committed meanwhile would
+    fail the deliveries' foreign key at the end of a long write; it waits for it instead.
+    SQLite's one writer at a time has them stay already."""
+    lock = " FOR KEY SHARE" if connection.dialect.name == "postgresql" else ""
     return [
         webhook_id
         for webhook_id, events in connection.exec_driver_sql(
-            "SELECT id, events FROM webhooks ORDER BY id"
+            f"SELECT id, events FROM webhooks ORDER BY id{lock}"
         )
         if event_type in events.split(",")
     ]
@@ -320,14 +324,14 @@ class DueDelivery:
     secret: str
     event_id: str
     payload: str
+    leased_until: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """How sending a delivery went."""
 
-    delivery_id: int
-    attempts: int  # before this one
+    delivery: DueDelivery
     status_code: int | None
     error: str | None  # None: delivered
 
@@ -382,8 +386,8 @@ def claim_due(
     if not ids:
         return []
     taken = [
-        DueDelivery(*row)
-        for row in session.execute(
+        DueDelivery(id_, attempts, url, secret, event_id, payload, lease_until)
+        for id_, attempts, url, secret, event_id, payload in session.execute(
             # SQLAlchemy's select: SQLModel's types at most four columns.
             sql_select(
                 col(WebhookDelivery.id),
@@ -407,9 +411,13 @@ def claim_due(
 
 
 DELIVERIES = cast(Table, cast(Any, WebhookDelivery).__table__)
+# Only while the sender's lease holds: a sender whose lease ran out (it waited to record) and
+# whose delivery another took since leaves the row to the other.
 RECORD_ATTEMPT = (
     update(DELIVERIES)
     .where(DELIVERIES.c.id == bindparam("delivery_id"))
+    .where(DELIVERIES.c.status == DeliveryStatus.PENDING.value)
+    .where(DELIVERIES.c.next_attempt_at == bindparam("leased_until"))
     .values(
         status=bindparam("new_status"),
         attempts=bindparam("made"),
@@ -435,7 +443,7 @@ def record_attempts(
     gone, and stays gone."""
     rows = []
     for attempt in attempts:
-        made = attempt.attempts + 1
+        made = attempt.delivery.attempts + 1
         if attempt.error is None:
             status, next_at, delivered = DeliveryStatus.DELIVERED, None, now
         elif made >= policy.max_attempts:
@@ -445,7 +453,8 @@ def record_attempts(
             status, next_at, delivered = DeliveryStatus.PENDING, now + delay, None
         rows.append(
             {
-                "delivery_id": attempt.delivery_id,
+                "delivery_id": attempt.delivery.id,
+                "leased_until": attempt.delivery.leased_until,
                 "new_status": status.value,
                 "made": made,
                 "next_at": next_at,
