@@ -73,6 +73,9 @@ def create_db_engine(settings: Settings) -> Engine:
     return engine
 
 
+SQLITE_PAGE_SIZE = 8192
+
+
 def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int, mmap_bytes: int) -> None:
     # SQLAlchemy's recipe for pysqlite: take transaction control away from the driver so that
     # every Session transaction is a real SQLite transaction. Reads then see one snapshot
@@ -81,6 +84,11 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int, mmap_bytes: int) 
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # A new database's pages are 8 KiB, not SQLite's 4 (an existing one keeps its own): an
+        # advance of the clock puts new entries into every customer's index pages, and with
+        # twice the room in each it writes far fewer of them (30 days for 100,000 customers,
+        # README: 75 s -> 59 s). Only a database without tables takes it, so it comes first.
+        cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
         cursor.execute("PRAGMA journal_mode=WAL")
         # Without this, ON DELETE CASCADE silently does nothing.
         cursor.execute("PRAGMA foreign_keys=ON")

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from bank.documents import PORTFOLIO_SQL
 from db import READ_CONNECTION_NAME, Prepared, alembic_config, create_db_engine
@@ -32,6 +32,7 @@ from tests.fixtures import (
     LiveServer,
     app_database,
     app_engine,
+    on_sqlite_only,
     postgres_unavailable,
     run_python,
 )
@@ -62,6 +63,13 @@ def test_app_start_migrates_to_head_and_check_is_clean(settings: Settings) -> No
     current = alembic(settings.DATABASE_URL, "current", "check")
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert f"{head} (head)" in current.stdout.split("== current")[0]
+
+
+@on_sqlite_only
+def test_a_new_sqlite_database_has_8_kib_pages_in_wal_mode(engine: Engine) -> None:
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA page_size").scalar() == 8192
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 
 def test_migrations_go_down_and_up_again(settings: Settings) -> None:
