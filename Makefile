@@ -26,17 +26,13 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.runtime
 	$(BIN)/python main.py
 
-# The tests may keep compiled modules in __pycache__ (ignored by git) even where the environment
-# says not to (PYTHONDONTWRITEBYTECODE): some thirty processes import the app (test workers,
-# servers, scripts), and pytest keeps its rewritten test modules there (collection: 6.7 s, then
-# 3.5 s). mypy runs beside the tests, at the lowest priority: it takes the CPU time their two workers
+# mypy runs beside the tests, at the lowest priority: it takes the CPU time their two workers
 # leave idle (waiting on servers and scripts) rather than share the cores with them. make fails
 # if it or the tests fail.
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	nice -n 19 $(BIN)/mypy . & types=$$!; \
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest; tests=$$?; wait $$types && exit $$tests
+	nice -n 19 $(BIN)/mypy . & types=$$!; $(BIN)/python -m pytest; tests=$$?; wait $$types && exit $$tests
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
