@@ -210,6 +210,14 @@ def reset_schema(engine: Engine) -> None:
     migrate(engine)
 
 
+def connection_of(session_or_connection: Session | Connection) -> Connection:
+    """The connection a domain function writes on: a session's, or the one it was given (the
+    bulk writers of seed.py and the clock work on a Connection)."""
+    if isinstance(session_or_connection, Session):
+        return session_or_connection.connection()
+    return session_or_connection
+
+
 class WriteSession(Session):
     """A session whose transaction is a write: on SQLite it holds the write lock from its first
     statement (BEGIN IMMEDIATE). Domain functions that change data take one, so mypy refuses

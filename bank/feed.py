@@ -23,6 +23,7 @@ from sqlalchemy import Connection, text
 from sqlmodel import Session, col, select
 
 from bank import webhooks
+from db import connection_of
 from errors import CustomerNotFound, InvalidSyncCursor
 from models import (
     RemovedTransaction,
@@ -43,11 +44,7 @@ def hold_feed_order(session_or_connection: Session | Connection) -> None:
     """Take the feed's turn (PostgreSQL), first thing in a transaction that changes
     transactions: before any row lock, so that holding it never waits on one held by a writer
     who waits for it."""
-    connection = (
-        session_or_connection.connection()
-        if isinstance(session_or_connection, Session)
-        else session_or_connection
-    )
+    connection = connection_of(session_or_connection)
     if connection.dialect.name == "postgresql":
         connection.execute(
             text(f"SELECT pg_advisory_xact_lock({FEED_LOCK}, hashtext(current_schema()))")

@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
-from db import Read, Row, WriteSession
+from db import Read, Row, WriteSession, connection_of
 from errors import WebhookNotFound
 from models import (
     TEST_EVENT,
@@ -152,12 +152,6 @@ def send_test_event(session: WriteSession, /, *, webhook_id: int) -> WebhookDeli
 # --- The outbox -----------------------------------------------------------------------------
 
 
-def _connection(session_or_connection: Session | Connection) -> Connection:
-    if isinstance(session_or_connection, Session):
-        return session_or_connection.connection()
-    return session_or_connection
-
-
 def subscribers(connection: Connection, event_type: str) -> list[int]:
     """The endpoints subscribed to `event_type`, in id order. On PostgreSQL they stay until
     this transaction ends (FOR KEY SHARE): a DELETE /webhooks/{id} committed meanwhile would
@@ -183,7 +177,7 @@ def enqueue(
     """Store an event per item of `data` and its deliveries to every subscribed endpoint (or to
     endpoint `to` alone), in the caller's transaction. Nothing when no endpoint subscribes.
     Returns the events' ids."""
-    connection = _connection(session_or_connection)
+    connection = connection_of(session_or_connection)
     webhook_ids = [to] if to is not None else subscribers(connection, event_type)
     if not webhook_ids:
         return []
@@ -292,7 +286,7 @@ def announce_transactions(session_or_connection: Session | Connection, mark: int
     customer.deleted instead."""
     if mark is None:
         return
-    connection = _connection(session_or_connection)
+    connection = connection_of(session_or_connection)
     counts: dict[str, dict[str, int]] = {}
     for customer_oid, change, count in connection.execute(
         text(
