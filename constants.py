@@ -110,3 +110,39 @@ HOST_NOT_ALLOWED: Final = (
 
 # The generic 500: the real error is logged on the server, never sent.
 INTERNAL_ERROR: Final = "Internal server error"
+
+# Faults (fault_injection.py, bank/faults.py): what a client asked for, and is told it got.
+FAULT_STATUS: Final = "Sandbox fault: {status} {phrase}, injected {by}; nothing was changed"
+FAULT_RETRY_AFTER: Final = "; retry after {retry_after} seconds"
+FAULT_ACK_LOST: Final = (
+    "Sandbox fault: 502 Bad Gateway, injected {by} after the request ran (ack-lost): its answer "
+    "was lost on the way back. Retry with the same Idempotency-Key to learn it"
+)
+FAULT_BY_HEADER: Final = "by the Sandbox-Fault header"
+FAULT_BY_PREFER: Final = "by the Prefer header"
+FAULT_BY_PROFILE: Final = "by the fault profile (GET /sandbox/faults)"
+INVALID_FAULT_HEADER: Final = (
+    "Sandbox-Fault: {problem}. Send one fault, such as 'status=503; retry_after=2', "
+    "'latency=800', 'reset', 'truncate' or 'ack-lost'"
+)
+INVALID_PREFER_CODE: Final = "Prefer: code={code} is not an HTTP status code (100-599)"
+ACK_LOST_NEEDS_A_WRITE: Final = (
+    "Sandbox-Fault: ack-lost applies to writes (POST, PUT, PATCH, DELETE) only"
+)
+
+# Idempotency keys (idempotency.py, bank/idempotency.py), with Stripe's semantics.
+INVALID_IDEMPOTENCY_KEY: Final = (
+    "Idempotency-Key must be 1-255 printable ASCII characters, such as a UUID"
+)
+IDEMPOTENCY_KEY_REUSED: Final = (
+    "Idempotency-Key '{key}' was used with a different request (method, path or body) in the "
+    "last 24 hours: use a new key for a new request"
+)
+IDEMPOTENCY_KEY_IN_FLIGHT: Final = (
+    "A request with Idempotency-Key '{key}' is still running: retry after it has been answered"
+)
+
+# Rate limits (rate_limit.py, RATE_LIMIT).
+RATE_LIMITED: Final = (
+    "Too many requests: the limit is {limit} {per}; retry after {retry_after} seconds"
+)

@@ -20,6 +20,7 @@ import aiohttp
 from standardwebhooks.webhooks import Webhook
 
 from bank import webhooks
+from bank.clock import utcnow
 from bank.webhooks import Attempt, DueDelivery, RetryPolicy
 from constants import API_TITLE, API_VERSION
 from db import Database
@@ -122,7 +123,7 @@ class WebhookDispatcher:
             if self._batches and since < CLAIM_INTERVAL:  # busy: let more gather
                 await asyncio.sleep(CLAIM_INTERVAL - since)
             self._claimed_at = time.monotonic()
-            now = webhooks.utcnow()
+            now = utcnow()
             batch = await self.database.write(
                 webhooks.claim_due, now=now, lease_until=now + self.lease, limit=BATCH_SIZE
             )
@@ -137,7 +138,7 @@ class WebhookDispatcher:
         due = await self.database.read_rows(webhooks.NEXT_DUE)
         if due is None:
             return self.poll_seconds
-        return min(self.poll_seconds, (due - webhooks.utcnow()).total_seconds())
+        return min(self.poll_seconds, (due - utcnow()).total_seconds())
 
     def _send_batch(self, batch: list[DueDelivery]) -> None:
         task = asyncio.create_task(self._deliver(batch))
@@ -151,7 +152,7 @@ class WebhookDispatcher:
             await self.database.write(
                 webhooks.record_attempts,
                 attempts=list(attempts),
-                now=webhooks.utcnow(),
+                now=utcnow(),
                 policy=self.policy,
                 rng=self.rng,
             )

@@ -18,10 +18,15 @@ from constants import (
     CUSTOMER_NOT_FOUND,
     DATE_RANGE_REVERSED,
     DUPLICATE_ACCOUNT_ID,
+    IDEMPOTENCY_KEY_IN_FLIGHT,
+    IDEMPOTENCY_KEY_REUSED,
     INSTITUTION_NOT_FOUND,
     INVALID_CURSOR,
     INVALID_CUSTOMER_OID,
+    INVALID_FAULT_HEADER,
+    INVALID_IDEMPOTENCY_KEY,
     INVALID_JSON,
+    INVALID_PREFER_CODE,
     INVALID_SYNC_CURSOR,
     ITEM_NOT_FOUND,
     NOT_A_WEBHOOK_URL,
@@ -205,6 +210,43 @@ class ReadQueueFull(Busy):
 
     def __init__(self) -> None:
         super().__init__(READ_QUEUE_FULL.format(retry_after=self.retry_after))
+
+
+class InvalidFaultHeader(InvalidInput):
+    def __init__(self, problem: str) -> None:
+        super().__init__(INVALID_FAULT_HEADER.format(problem=problem))
+
+
+class InvalidPreferCode(InvalidInput):
+    def __init__(self, code: str) -> None:
+        super().__init__(INVALID_PREFER_CODE.format(code=code[:16]))
+
+
+class InvalidIdempotencyKey(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(INVALID_IDEMPOTENCY_KEY)
+
+
+class IdempotencyKeyReused(BankError):
+    """The key was used with another request: 422, as Stripe answers."""
+
+    status_code = 422
+
+    def __init__(self, key: str) -> None:
+        super().__init__(IDEMPOTENCY_KEY_REUSED.format(key=_echo(key)))
+
+
+class IdempotencyKeyInFlight(BankError):
+    """The first request under the key is still running: 409, as Stripe answers."""
+
+    status_code = 409
+
+    def __init__(self, key: str) -> None:
+        super().__init__(IDEMPOTENCY_KEY_IN_FLIGHT.format(key=_echo(key)))
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": "1"}
 
 
 class BodyTooLarge(HTTPException):

@@ -15,13 +15,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
+from limits import parse_many
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bank.faults import FaultInjector, load_profile
 from constants import API_DESCRIPTION, API_TITLE, API_VERSION, METHOD_NOT_ALLOWED
 from db import Database, create_db_engine, migrate
 from dispatcher import WebhookDispatcher
 from errors import BankError, describe_validation_errors
+from fault_injection import FaultMiddleware
+from idempotency import IdempotencyMiddleware
 from mcp_server import build_mcp_server
 from middleware import (
     AccessMiddleware,
@@ -32,6 +36,7 @@ from middleware import (
     allowed_methods,
 )
 from openapi import finish_openapi
+from rate_limit import RateLimitMiddleware
 from read_lane import ReadLaneMiddleware, lane_routes
 from response_cache import ResponseCache, ResponseCacheMiddleware
 from routers import (
@@ -115,7 +120,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         level=settings.LOG_LEVEL.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
 
-    mcp = build_mcp_server(lambda: app.state.database, read_only=settings.BANK_READ_ONLY)
+    # The fault profile (bank/faults.py) that the fault middleware and the MCP tools share.
+    faults = FaultInjector()
+    if settings.SANDBOX_FAULT_PROFILE is not None:
+        faults.set(load_profile(settings.SANDBOX_FAULT_PROFILE))
+    mcp = build_mcp_server(
+        lambda: app.state.database, read_only=settings.BANK_READ_ONLY, faults=faults
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -149,12 +160,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(BankError, bank_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.state.faults = faults
     # Innermost first: answers from the lane and the cache still pass the error and CORS
     # middleware.
     app.add_middleware(ReadLaneMiddleware)
     app.add_middleware(ResponseCacheMiddleware)
+    # Inside the body limit (it reads the body whole), outside what the write runs through.
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES)
     app.add_middleware(InternalErrorMiddleware)
+    # Outside the idempotency keys: an ack-lost write keeps its real answer under its key, and
+    # a fault struck before the operation leaves the key unused.
+    app.add_middleware(FaultMiddleware, injector=faults)
+    if settings.RATE_LIMIT is not None:
+        # Inside the access check: what is counted is a caller's admitted requests.
+        app.add_middleware(RateLimitMiddleware, limits=parse_many(settings.RATE_LIMIT))
     if settings.BANK_API_KEY is not None or settings.BANK_READ_ONLY:
         # Outside the cache (no cached answer without the key) and the body limit (no 413
         # to a stranger); inside CORS, so browsers can read a 401 and preflights pass.
@@ -170,7 +190,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials="*" not in settings.CORS_ORIGINS,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["Link", "Location", "X-Request-ID"],
+        expose_headers=[
+            "Link",
+            "Location",
+            "X-Request-ID",
+            "Retry-After",
+            "RateLimit",
+            "RateLimit-Policy",
+            "Idempotent-Replayed",
+        ],  # fmt: skip
     )
     # Before CORS and access: a request for another site's name is refused whatever it asks.
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)

@@ -24,9 +24,18 @@ import bank.feed
 import bank.ledger
 import bank.performance
 import bank.portfolio
-from bank import market
+from bank import idempotency, market
+from bank.clock import utcnow
+from bank.faults import FaultInjector
 from bank.performance import Period
-from constants import API_TITLE, API_VERSION, OID_EXAMPLE, SERVICE_NAME
+from constants import (
+    API_TITLE,
+    API_VERSION,
+    FAULT_ACK_LOST,
+    INVALID_IDEMPOTENCY_KEY,
+    OID_EXAMPLE,
+    SERVICE_NAME,
+)
 from db import Database, create_db_engine, migrate
 from errors import BankError, SyncCountTooLarge, describe_validation_errors
 from fields import CUSTOMER_OID_PATTERN, normalize_customer_oid
@@ -40,6 +49,7 @@ from mcp_views import (
     agent_statement,
     fit_page,
 )
+from middleware import caller_of
 from models import (
     ClockAdvance,
     ClockAdvanced,
@@ -50,6 +60,7 @@ from models import (
     CustomerPageQuery,
     CustomerRegistered,
     DayRange,
+    Fault,
     InstitutionPublic,
     Performance,
     Portfolio,
@@ -76,6 +87,7 @@ A transaction's account_id names the bank account it was posted to; get_account_
 shows an account's transactions with the balance after each. Errors come back as tool errors
 whose text says what was wrong."""
 
+LOCAL_CALLER = "local"  # stdio, or in-process: one client
 # A sync page over MCP: 150 transactions of the longest texts stay under 100 KB.
 MCP_SYNC_COUNT = 150
 READ_TOOL = ToolAnnotations(read_only_hint=True, open_world_hint=False)
@@ -104,11 +116,92 @@ ToDate = Annotated[str | None, Field(description="Last day, YYYY-MM-DD; default:
 _any_json = TypeAdapter[Any](Any)
 
 
+# Every write tool takes one; the server's call_tool answers for it (BankMCPServer).
+IdempotencyKeyArgument = Annotated[
+    str | None,
+    Field(
+        description="Optional: a key of yours (a UUID) for this call. Called again with the same "
+        "key and arguments within 24 hours, the tool returns the first call's result instead of "
+        "running again: retry with it when a call's result was lost"
+    ),
+]
+WRITE_TOOL_NAMES = frozenset(
+    {"register_customer", "import_portfolio", "advance_clock", "delete_customer"}
+)
+
+
 class BankMCPServer(MCPServer):
-    """The SDK's server, telling a caller's invalid arguments in the words REST uses."""
+    """The SDK's server, telling a caller's invalid arguments in the words REST uses; striking
+    tool calls with the fault profile's faults (bank/faults.py); and answering a write tool's
+    `idempotency_key` as REST answers an Idempotency-Key (bank/idempotency.py)."""
+
+    def __init__(self, database: DatabaseProvider, faults: FaultInjector, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.database = database
+        self.faults = faults
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> Any:
+        writes = name in WRITE_TOOL_NAMES
+        strike = self.faults.for_tool(name, writes=writes) if self.faults.active else None
+        if strike is not None:
+            if strike.fault.latency:
+                await asyncio.sleep(strike.fault.latency / 1000)
+            if strike.fault.status is not None:
+                return fault_result(strike.status_detail(), strike.fault)
+        key = arguments.get("idempotency_key") if writes else None
+        if key is None:
+            result = await self._call(name, arguments, context)
+        else:
+            result = await self._call_once(name, arguments, key, context)
+        if strike is not None and strike.fault.ack_lost:
+            return fault_result(FAULT_ACK_LOST.format(by=strike.by), strike.fault)
+        return result
+
+    async def _call_once(
+        self, name: str, arguments: dict[str, Any], key: Any, context: Context[Any, Any] | None
+    ) -> Any:
+        """The call, run once under its idempotency key; again, the first call's result."""
+        try:
+            key = idempotency.check_key(key) if isinstance(key, str) else None
+        except BankError as error:
+            return tool_error(error.message)
+        if key is None:
+            return tool_error(INVALID_IDEMPOTENCY_KEY)
+        request = idempotency.fingerprint(
+            name.encode(),
+            json.dumps(
+                {k: v for k, v in arguments.items() if k != "idempotency_key"}, sort_keys=True
+            ).encode(),
+        )
+        owner = caller(context)
+        database = self.database()
+        try:
+            kept = await database.write(
+                idempotency.claim, scope=owner, key=key, request=request, now=utcnow()
+            )
+        except BankError as error:
+            return tool_error(error.message)
+        if kept is not None:
+            replayed = CallToolResult.model_validate_json(kept.body)
+            replayed.meta = {**(replayed.meta or {}), "idempotent_replayed": True}
+            return replayed
+        try:
+            result = await self._call(name, arguments, context)
+        except BaseException:
+            await database.write(idempotency.release, scope=owner, key=key)
+            raise
+        if isinstance(result, CallToolResult) and not result.is_error:
+            body = result.model_dump_json(by_alias=True, exclude_none=True).encode()
+            answer = idempotency.KeptAnswer(200, [], body)
+            await database.write(idempotency.keep, scope=owner, key=key, answer=answer)
+        else:
+            await database.write(idempotency.release, scope=owner, key=key)
+        return result
+
+    async def _call(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None
     ) -> Any:
         try:
             return await super().call_tool(name, arguments, context)
@@ -122,6 +215,31 @@ class BankMCPServer(MCPServer):
 
 def tool_error(message: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
+
+
+def fault_result(detail: str, fault: Fault) -> CallToolResult:
+    """A fault as a tool error: its text the {"detail", "status", "retry_after"} an HTTP
+    client would read from the answer and its headers; the same in the result's _meta."""
+    status = 502 if fault.ack_lost else fault.status
+    error = {"detail": detail, "status": status, "retry_after": fault.retry_after}
+    return CallToolResult(
+        content=[TextContent(type="text", text=json.dumps(error))],
+        is_error=True,
+        _meta={"sandbox_fault": error},
+    )
+
+
+def caller(context: Context[Any, Any] | None) -> str:
+    """Whose idempotency keys a call's are: over HTTP, as for REST (the API key, or the
+    client's address); over stdio or in-process, the one local client's."""
+    try:
+        request = context.request_context.request if context is not None else None
+    except ValueError:  # no request: a call from within the process
+        request = None
+    scope = getattr(request, "scope", None)
+    if scope is None:
+        return LOCAL_CALLER
+    return caller_of(scope["headers"], scope.get("client"))
 
 
 async def answer(produce: Callable[[], Awaitable[BaseModel | list[Any]]]) -> CallToolResult:
@@ -152,12 +270,17 @@ def tool(mcp: MCPServer, annotations: ToolAnnotations) -> Callable[[ToolFn], Too
     return register
 
 
-def build_mcp_server(database: DatabaseProvider, *, read_only: bool = False) -> MCPServer:
-    """The MCP server; `database` gives the Database that the running app or script owns.
+def build_mcp_server(
+    database: DatabaseProvider, *, read_only: bool = False, faults: FaultInjector | None = None
+) -> MCPServer:
+    """The MCP server; `database` gives the Database that the running app or script owns, and
+    `faults` the fault profile it shares (none: a profile of its own, empty).
 
     With `read_only`, the tools that change data are not offered at all.
     """
     mcp = BankMCPServer(
+        database,
+        faults if faults is not None else FaultInjector(),
         name=SERVICE_NAME,
         title=API_TITLE,
         version=API_VERSION,
@@ -421,6 +544,7 @@ def register_write_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
                 json_schema_extra={"pattern": CUSTOMER_OID_PATTERN},
             ),
         ] = None,
+        idempotency_key: IdempotencyKeyArgument = None,
     ) -> Annotated[CallToolResult, CustomerRegistered]:
         """Register a new customer with an empty portfolio; returns {customer_oid, name, message}.
 
@@ -441,6 +565,7 @@ def register_write_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
         customer_oid: CustomerOIDArgument,
         # Validated in the tool, not by the SDK, so errors read as they do over HTTP.
         portfolio: Annotated[PortfolioImport, SkipValidation],
+        idempotency_key: IdempotencyKeyArgument = None,
     ) -> Annotated[CallToolResult, AgentPortfolio]:
         """Replace a customer's whole portfolio, creating the customer if needed.
 
@@ -466,6 +591,7 @@ def register_write_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
     @tool(mcp, WRITE_TOOL)
     async def advance_clock(
         days: Annotated[int, Field(description="Days to move the sandbox's today forward, 1-366")],
+        idempotency_key: IdempotencyKeyArgument = None,
     ) -> Annotated[CallToolResult, ClockAdvanced]:
         """Move the sandbox's date forward and make the days happen: salaries, bills, card
         payments, dividends for the sample and synthetic customers, balances moving, a price for
@@ -483,6 +609,7 @@ def register_write_tools(mcp: MCPServer, database: DatabaseProvider) -> None:
     @tool(mcp, DESTRUCTIVE_TOOL)
     async def delete_customer(
         customer_oid: CustomerOIDArgument,
+        idempotency_key: IdempotencyKeyArgument = None,
     ) -> Annotated[CallToolResult, CustomerDeleted]:
         """Permanently delete a customer and all of their portfolio data. This cannot be undone.
 

@@ -276,6 +276,15 @@ def presented_key(headers: list[tuple[bytes, bytes]]) -> bytes | None:
     return bearer
 
 
+def caller_of(headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None) -> str:
+    """Who is asking, for rate limits and idempotency keys: the API key sent (as a digest),
+    or else the client's address."""
+    key = presented_key(headers)
+    if key is not None:
+        return "key:" + hashlib.sha256(key).hexdigest()
+    return "addr:" + (client[0] if client else "unknown")
+
+
 # Answered whatever the Host: monitors and probes often send an address as the Host.
 HOST_EXEMPT_PATHS = frozenset({"/health"})
 

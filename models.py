@@ -9,9 +9,17 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    StrictBool,
+    WithJsonSchema,
+    create_model,
+    model_validator,
+)
 from pydantic import Field as PydanticField
-from sqlalchemy import BigInteger, Index, String, Text
+from sqlalchemy import BigInteger, Index, LargeBinary, String, Text
 from sqlalchemy import text as sql_text
 from sqlmodel import Field, Relationship, SQLModel
 
@@ -766,6 +774,148 @@ class WebhookDeliveryPublic(BaseModel):
     next_attempt_at: dt.datetime | None = PydanticField(description="UTC; null once settled")
     created_at: dt.datetime
     delivered_at: dt.datetime | None
+
+
+# --- Faults ---------------------------------------------------------------------------------
+
+FAULT_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+FAULT_KINDS = ("status", "reset", "truncate", "ack_lost")
+
+
+class Fault(BaseModel):
+    """One fault: a status answered instead of the operation's (with Retry-After), a delay
+    before the real answer, or a broken answer: `reset` closes the connection without one,
+    `truncate` sends half of it, `ack_lost` lets a write run, then answers 502. `latency` may
+    come with any of the others; they exclude one another."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: JsonInt | None = PydanticField(
+        default=None, ge=400, le=599, description="Answer this status (400-599) instead"
+    )
+    retry_after: JsonInt | None = PydanticField(
+        default=None, ge=0, le=3600, description="Seconds, sent as Retry-After with `status`"
+    )
+    latency: JsonInt | None = PydanticField(
+        default=None, ge=0, le=60_000, description="Milliseconds to wait before answering"
+    )
+    reset: StrictBool = PydanticField(default=False, description="Close the connection, no answer")
+    truncate: StrictBool = PydanticField(
+        default=False, description="Send half the answer, then close"
+    )
+    ack_lost: StrictBool = PydanticField(
+        default=False, description="Writes: run the write, then answer 502 instead of its answer"
+    )
+
+    @model_validator(mode="after")
+    def _one_fault(self) -> "Fault":
+        kinds = [kind for kind in FAULT_KINDS if getattr(self, kind) not in (None, False)]
+        if len(kinds) > 1:
+            raise ValueError(
+                f"one fault at a time: {' and '.join(kinds)} exclude one another "
+                "(latency may come with any of them)"
+            )
+        if not kinds and self.latency is None:
+            raise ValueError("name a fault: status, latency, reset, truncate or ack_lost")
+        if self.retry_after is not None and self.status is None:
+            raise ValueError("retry_after goes with status")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """What it does besides any latency: status, reset, truncate, ack_lost or latency."""
+        return next(
+            (kind for kind in FAULT_KINDS if getattr(self, kind) not in (None, False)), "latency"
+        )
+
+
+class FaultMatch(BaseModel):
+    """Which requests a rule is for: HTTP requests by method and path (a glob: * matches
+    anything, / included), or MCP tool calls by tool name (a glob too). Empty: every HTTP
+    request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal[FAULT_METHODS] | None = PydanticField(  # type: ignore[valid-type]
+        default=None, description="GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS; none: any"
+    )
+    path: str | None = PydanticField(
+        default=None,
+        max_length=500,
+        pattern=r"^/[^\x00]*$",
+        description="A glob of the path, such as /customer/*/transactions; none: any",
+    )
+    tool: str | None = PydanticField(
+        default=None,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_*?\[\]-]+$",
+        description="An MCP tool's name, or a glob of names, such as get_*",
+    )
+
+    @model_validator(mode="after")
+    def _http_or_tool(self) -> "FaultMatch":
+        if self.tool is not None and (self.method is not None or self.path is not None):
+            raise ValueError("a rule matches HTTP requests (method, path) or MCP tools, not both")
+        return self
+
+
+class FaultRule(BaseModel):
+    """Strike the requests it matches with `fault`, each with probability `rate`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    match: FaultMatch = PydanticField(default_factory=FaultMatch)
+    rate: JsonFloat = PydanticField(ge=0, le=1, description="The share of matching requests, 0-1")
+    fault: Fault
+
+    @model_validator(mode="after")
+    def _tool_faults(self) -> "FaultRule":
+        if self.match.tool is not None and (self.fault.reset or self.fault.truncate):
+            raise ValueError(
+                "reset and truncate break an HTTP connection: a tool rule takes status, "
+                "latency or ack_lost (a rule for the path /mcp breaks MCP's connection)"
+            )
+        return self
+
+
+class FaultProfile(BaseModel):
+    """The server's faults: rules tried in order, the first that strikes wins. The same seed
+    and the same sequence of requests give the same faults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: JsonInt = PydanticField(default=0, ge=0, le=2**63 - 1)
+    rules: list[FaultRule] = PydanticField(default_factory=list, max_length=100)
+
+
+class FaultRuleReport(FaultRule):
+    matched: int = PydanticField(description="Requests or tool calls the rule was tried on")
+    injected: int = PydanticField(description="Faults it injected")
+
+
+class FaultProfileReport(BaseModel):
+    """The fault profile, and what each rule has done since it was set."""
+
+    seed: int
+    rules: list[FaultRuleReport]
+
+
+# --- Idempotency keys -----------------------------------------------------------------------
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A write sent with an Idempotency-Key, and its answer once it has one (bank/idempotency.py).
+    `status` is null while the first request runs."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
+    scope: str = Field(primary_key=True, max_length=80, description="Whose key: API key or client")
+    key: str = Field(primary_key=True, max_length=255)
+    fingerprint: str = Field(max_length=64, description="SHA-256 of method, path and body")
+    status: int | None = None
+    headers: str | None = Field(default=None, sa_type=Text, description="JSON [[name, value]]")
+    body: bytes | None = Field(default=None, sa_type=LargeBinary)
+    created_at: dt.datetime
 
 
 # --- Lists and pages ------------------------------------------------------------------------

@@ -13,6 +13,10 @@ and fails with a RuntimeError. Here every request in flight learns it, and `send
 ClientDisconnected (an OSError, as ASGI 2.4 specifies) instead of dropping the response silently:
 the request log can then say that the client left, not that it was answered.
 
+It also offers the app a way to break a connection on purpose (fault_injection.py): the ASGI
+extension ABORT in the request's scope, and the message {"type": ABORT}, which closes the
+connection at once with a TCP reset, whatever the response has sent so far.
+
 Started by `python main.py`, or `uvicorn main:app --http server:BankHttpProtocol`. Written
 against uvicorn 0.54 (requirements.txt pins it): it uses the protocol's parser callbacks and
 `_start_asgi_task`. uvicorn's h11 protocol has a header limit of its own
@@ -24,7 +28,10 @@ import asyncio
 import http
 import json
 import logging
-from typing import Any
+import socket
+import struct
+from asyncio import Transport
+from typing import Any, cast
 
 import httptools
 from uvicorn._types import (
@@ -52,6 +59,18 @@ LINGER_SECONDS = 1.0
 # line; and ": " and CRLF on each header line.
 REQUEST_LINE_FRAMING = len(b"  HTTP/1.1\r\n\r\n")
 HEADER_LINE_FRAMING = len(b": \r\n")
+
+
+# The ASGI extension, and the message type, that break the connection (see above).
+ABORT = "dummy_bank.abort"
+
+
+def reset_connection(transport: Transport) -> None:
+    """Close the connection now, unsent bytes dropped, with a TCP reset (SO_LINGER of 0)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 class ClientDisconnected(OSError):
@@ -206,6 +225,10 @@ class BankHttpProtocol(HttpToolsProtocol):
         transport = self.transport
 
         async def send(message: ASGISendEvent) -> None:
+            if message["type"] == ABORT:
+                cycle.disconnected = True  # uvicorn then reports no error of its own
+                reset_connection(transport)
+                return
             if not cycle.disconnected and not transport.is_closing():
                 await cycle.send(message)
                 if not cycle.disconnected:  # it was not dropped while waiting to write
@@ -216,6 +239,8 @@ class BankHttpProtocol(HttpToolsProtocol):
         async def run_app(
             scope: Scope, receive: ASGIReceiveCallable, _send: ASGISendCallable
         ) -> None:
+            extensible = cast(dict[str, Any], scope)
+            extensible["extensions"] = {**(extensible.get("extensions") or {}), ABORT: {}}
             await app(scope, receive, send)
 
         self.running = cycle

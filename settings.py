@@ -5,6 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
+from limits import parse_many
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -91,6 +92,28 @@ class Settings(BaseSettings):
     # How often the dispatcher looks for deliveries that another process stored (seed.py, other
     # workers); its own process's writes wake it at once.
     WEBHOOK_POLL_SECONDS: float = Field(default=1, gt=0, le=60)
+
+    # Rate limits per API key (or client address without one), in the `limits` library's
+    # notation: `100/second;2000/minute`. Unset: none. Counted per server process.
+    RATE_LIMIT: str | None = None
+    # A fault profile to start with (PUT /sandbox/faults): its JSON, or the path of a file
+    # holding it. Unset: no faults but those a request asks for.
+    SANDBOX_FAULT_PROFILE: str | None = None
+
+    @field_validator("RATE_LIMIT", "SANDBOX_FAULT_PROFILE", mode="before")
+    @classmethod
+    def empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("RATE_LIMIT")
+    @classmethod
+    def known_limits(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError("not a list of limits such as 100/second;2000/minute") from None
+        return value
 
     @field_validator("DATABASE_URL")
     @classmethod

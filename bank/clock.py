@@ -12,8 +12,14 @@ from sqlmodel import Session
 from models import SandboxClock
 
 
+def utcnow() -> dt.datetime:
+    """Now in UTC, real time: what webhooks and idempotency keys count by, not the sandbox's
+    days."""
+    return dt.datetime.now(dt.UTC)
+
+
 def real_today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+    return utcnow().date()
 
 
 def today(session: Session) -> dt.date:

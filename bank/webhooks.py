@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
+from bank.clock import utcnow
 from db import Read, Row, WriteSession, connection_of
 from errors import WebhookNotFound
 from models import (
@@ -52,11 +53,6 @@ from models import (
 )
 
 # --- Endpoints ------------------------------------------------------------------------------
-
-
-def utcnow() -> dt.datetime:
-    """Now in UTC (real time: deliveries are not the sandbox's days)."""
-    return dt.datetime.now(dt.UTC)
 
 
 def create_webhook(session: WriteSession, /, *, webhook: WebhookCreate) -> WebhookCreated:

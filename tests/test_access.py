@@ -59,6 +59,11 @@ def read_only(app_client: Callable[..., TestClient]) -> TestClient:
     return app_client(BANK_READ_ONLY=True)
 
 
+# A rule for a path nothing requests: a profile that changes what GET /sandbox/faults shows,
+# and strikes nothing.
+LATENCY_RULE = {"match": {"path": "/nowhere"}, "rate": 1, "fault": {"latency": 1}}
+
+
 def every_operation(client: TestClient, **headers: str) -> list[tuple[str, str, Any]]:
     """A request for each operation of the OpenAPI document, each one that would succeed.
 
@@ -90,6 +95,7 @@ def every_operation(client: TestClient, **headers: str) -> list[tuple[str, str, 
                 ("put", "/user-portfolio/{customer_oid}"): replacement,
                 ("post", "/sandbox/clock/advance"): {"days": 1},
                 ("post", "/webhooks"): {"url": "http://127.0.0.1:9/", "events": ["clock.advanced"]},
+                ("put", "/sandbox/faults"): {"seed": 7, "rules": [LATENCY_RULE]},
             }.get((method, path))
             if method == "post" and collection in VALID:
                 body = VALID[collection]
@@ -108,6 +114,7 @@ def snapshot(client: TestClient, **headers: str) -> dict[str, Any]:
         "customers": customers,
         "institutions": client.get("/institutions", headers=headers).json(),
         "webhooks": client.get("/webhooks", headers=headers).json(),
+        "faults": client.get("/sandbox/faults", headers=headers).json(),
         "portfolios": [
             client.get(f"/user-portfolio/{c['customer_oid']}", headers=headers).json()
             for c in customers
@@ -121,7 +128,7 @@ def snapshot(client: TestClient, **headers: str) -> dict[str, Any]:
 def test_every_operation_needs_the_key_and_changes_nothing_without_it(locked: TestClient) -> None:
     operations = [op for op in every_operation(locked, **WITH_KEY) if op[1] != "/health"]
     before = snapshot(locked, **WITH_KEY)
-    assert len(operations) == 45
+    assert len(operations) == 48
     for method, url, body in operations:
         for headers, detail in [
             ({}, MISSING_API_KEY),
@@ -234,7 +241,7 @@ def test_read_only_refuses_every_write_and_changes_nothing(read_only: TestClient
     writes = [op for op in every_operation(read_only) if op[0] != "GET"]
     before = snapshot(read_only)
     assert {method for method, _, _ in writes} == {"POST", "PUT", "PATCH", "DELETE"}
-    assert len(writes) == 22
+    assert len(writes) == 24
     for method, url, body in writes:
         response = read_only.request(method, url, json=body)
         assert response.status_code == 403, (method, url)

@@ -158,6 +158,7 @@ def test_openapi_lists_every_endpoint(openapi: dict[str, Any]) -> None:
         "get_performance", "get_sandbox_clock", "advance_clock", "sync_transactions",
         "create_webhook", "list_webhooks", "get_webhook", "delete_webhook",
         "list_webhook_deliveries", "test_webhook",
+        "get_fault_profile", "set_fault_profile", "delete_fault_profile",
         *per_collection,
     }  # fmt: skip
 

@@ -1,0 +1,116 @@
+"""Idempotency keys, with Stripe's semantics: a write sent again under the same key gets the
+first one's answer instead of running twice.
+
+A key is claimed, in a transaction of its own, before its request runs (a row whose status is
+null). A 2xx answer is then kept on the row; any other answer leaves the key free again (our
+non-2xx answers change nothing, so running the request again is safe and may now succeed).
+Meanwhile the same key is "in flight". Keys belong to a scope (the API key, or the client's
+address) and expire 24 hours after their claim. The HTTP face is idempotency.py; MCP write tools
+use the same functions.
+"""
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import delete, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+
+from db import WriteSession
+from errors import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidIdempotencyKey
+from models import IdempotencyKey
+
+KEPT_FOR = dt.timedelta(hours=24)
+# A claim this old whose request never answered belongs to a process that died mid-request:
+# the key is free again. Longer than any request runs (an advance of a year for 100,000
+# customers takes minutes).
+ABANDONED_AFTER = dt.timedelta(minutes=15)
+MAX_KEY_LENGTH = 255
+
+
+def check_key(key: str) -> str:
+    """The key, when it is 1-255 printable ASCII characters; InvalidIdempotencyKey otherwise."""
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not all(" " <= c <= "~" for c in key):
+        raise InvalidIdempotencyKey()
+    return key
+
+
+def fingerprint(*parts: bytes) -> str:
+    """What makes two requests the same request: a digest of their parts."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class KeptAnswer:
+    """The first request's answer: status, headers and body, byte for byte."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def claim(
+    session: WriteSession, /, *, scope: str, key: str, request: str, now: dt.datetime
+) -> KeptAnswer | None:
+    """Claim the key for this request (None: run it), or the kept answer of the same request.
+
+    IdempotencyKeyReused when the key was used with another request, IdempotencyKeyInFlight
+    while that request runs. Expired keys (24 hours) are removed on the way.
+    """
+    session.execute(delete(IdempotencyKey).where(col(IdempotencyKey.created_at) < now - KEPT_FOR))
+    session.execute(
+        delete(IdempotencyKey).where(
+            col(IdempotencyKey.scope) == scope,
+            col(IdempotencyKey.key) == key,
+            col(IdempotencyKey.status).is_(None),
+            col(IdempotencyKey.created_at) < now - ABANDONED_AFTER,
+        )
+    )
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    claimed = session.execute(
+        insert(IdempotencyKey)
+        .values(scope=scope, key=key, fingerprint=request, created_at=now)
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+    )
+    if claimed.rowcount == 1:  # type: ignore[attr-defined]
+        session.commit()
+        return None
+    found = session.exec(
+        select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+    ).one()
+    session.commit()
+    if found.fingerprint != request:
+        raise IdempotencyKeyReused(key)
+    if found.status is None or found.body is None:
+        raise IdempotencyKeyInFlight(key)
+    headers = [(name, value) for name, value in json.loads(found.headers or "[]")]
+    return KeptAnswer(found.status, headers, found.body)
+
+
+def keep(session: WriteSession, /, *, scope: str, key: str, answer: KeptAnswer) -> None:
+    """Keep the answer of the request that claimed the key."""
+    session.execute(
+        update(IdempotencyKey)
+        .where(col(IdempotencyKey.scope) == scope, col(IdempotencyKey.key) == key)
+        .values(status=answer.status, headers=json.dumps(answer.headers), body=answer.body)
+    )
+    session.commit()
+
+
+def release(session: WriteSession, /, *, scope: str, key: str) -> None:
+    """Free the key: its request did not succeed (and changed nothing)."""
+    session.execute(
+        delete(IdempotencyKey).where(
+            col(IdempotencyKey.scope) == scope,
+            col(IdempotencyKey.key) == key,
+            col(IdempotencyKey.status).is_(None),
+        )
+    )
+    session.commit()

@@ -1,0 +1,129 @@
+"""Idempotency-Key on POST, PUT, PATCH and DELETE, with Stripe's semantics (bank/idempotency.py).
+
+The first request under a key runs, and a 2xx answer is kept before a byte of it is sent: a
+retry with the same key and the same request (method, path, query and body) within 24 hours
+gets that status, those headers and that body again, with `Idempotent-Replayed: true`. The
+same key with another request is 422; while the first still runs, 409. Keys belong to the API
+key sent (or the client's address without one). /mcp is left to its tools' own
+`idempotency_key` argument: every MCP message is a POST.
+"""
+
+import logging
+
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bank.clock import utcnow
+from bank.idempotency import KeptAnswer, check_key, claim, fingerprint, keep, release
+from db import Database
+from errors import BankError, InvalidInput
+from middleware import MCP_PATH, WRITE_METHODS, caller_of
+
+logger = logging.getLogger("bank")
+
+IDEMPOTENCY_KEY_HEADER = b"idempotency-key"
+REPLAYED_HEADER = (b"idempotent-replayed", b"true")
+LOCAL_SCOPE = "local"  # MCP over stdio, or in-process: one client
+
+
+class IdempotencyMiddleware:
+    """Answer a write sent again under its Idempotency-Key from the first one's kept answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in WRITE_METHODS
+            or scope["path"] == MCP_PATH
+        ):
+            await self.app(scope, receive, send)
+            return
+        given = next((v for n, v in scope["headers"] if n == IDEMPOTENCY_KEY_HEADER), None)
+        if given is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            key = check_key(given.decode("latin-1"))
+        except InvalidInput as error:
+            await error.response()(scope, receive, send)
+            return
+        await self._once(key, scope, receive, send)
+
+    async def _once(self, key: str, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await read_body(receive)
+        request = fingerprint(
+            scope["method"].encode(), scope["path"].encode(), scope["query_string"], body
+        )
+        owner = caller_of(scope["headers"], scope.get("client"))
+        database: Database = scope["app"].state.database
+        try:
+            kept = await database.write(claim, scope=owner, key=key, request=request, now=utcnow())
+        except BankError as error:  # reused (422), in flight (409), or busy (503)
+            await error.response()(scope, receive, send)
+            return
+        if kept is not None:
+            await replay(kept, send)
+            return
+        answer = await self._run(scope, body, receive, owner, key, database)
+        await replay(answer, send, replayed=False)
+
+    async def _run(
+        self, scope: Scope, body: bytes, receive: Receive, owner: str, key: str, database: Database
+    ) -> KeptAnswer:
+        """Run the request, and keep its answer if it succeeded (else free the key)."""
+        started: Message = {}
+        chunks: list[bytes] = []
+        sent_body = False
+
+        async def receive_body() -> Message:
+            nonlocal sent_body
+            if not sent_body:
+                sent_body = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        try:
+            await self.app(scope, receive_body, capture)
+        except Exception:
+            await database.write(release, scope=owner, key=key)
+            raise
+        headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in started["headers"]]
+        answer = KeptAnswer(started["status"], headers, b"".join(chunks))
+        try:
+            if 200 <= answer.status < 300:
+                await database.write(keep, scope=owner, key=key, answer=answer)
+            else:
+                await database.write(release, scope=owner, key=key)
+        except Exception:
+            # The request's own work is done: it is answered even so. Its key stays claimed
+            # (in flight) until ABANDONED_AFTER.
+            logger.exception("Could not keep the answer under an Idempotency-Key")
+        return answer
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body (BodyLimitMiddleware, outside, limits its size)."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()  # the request log tells of the hang-up
+        chunks.append(message.get("body", b""))
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def replay(answer: KeptAnswer, send: Send, *, replayed: bool = True) -> None:
+    headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in answer.headers]
+    if replayed:
+        headers.append(REPLAYED_HEADER)
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body})
