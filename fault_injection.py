@@ -77,11 +77,12 @@ async def strike_request(
         await app(scope, receive, send)
 
 
-async def abort(scope: Scope, send: Send) -> None:
-    if ABORT in scope.get("extensions", {}):
-        await send({"type": ABORT})
+async def abort(scope: Scope, send: Send, *, reset: bool = True) -> None:
+    """End the connection: with a reset, or closed after what was sent (see server.py)."""
+    if ABORT in (scope.get("extensions") or {}):
+        await send({"type": ABORT, "reset": reset})
     else:
-        raise ConnectionResetError("the connection was reset (Sandbox fault)")
+        raise ConnectionResetError("the connection was broken (Sandbox fault)")
 
 
 async def send_half(
@@ -103,7 +104,7 @@ async def send_half(
     body = b"".join(message.get("body", b"") for message in messages if message is not start)
     await send(start)
     await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
-    await abort(scope, send)
+    await abort(scope, send, reset=False)
 
 
 async def answer_lost(

@@ -815,10 +815,10 @@ class Fault(BaseModel):
                 f"one fault at a time: {' and '.join(kinds)} exclude one another "
                 "(latency may come with any of them)"
             )
-        if not kinds and self.latency is None:
-            raise ValueError("name a fault: status, latency, reset, truncate or ack_lost")
         if self.retry_after is not None and self.status is None:
             raise ValueError("retry_after goes with status")
+        if not kinds and self.latency is None:
+            raise ValueError("name a fault: status, latency, reset, truncate or ack_lost")
         return self
 
     @property

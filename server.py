@@ -14,8 +14,9 @@ ClientDisconnected (an OSError, as ASGI 2.4 specifies) instead of dropping the r
 the request log can then say that the client left, not that it was answered.
 
 It also offers the app a way to break a connection on purpose (fault_injection.py): the ASGI
-extension ABORT in the request's scope, and the message {"type": ABORT}, which closes the
-connection at once with a TCP reset, whatever the response has sent so far.
+extension ABORT in the request's scope, and the message {"type": ABORT, "reset": bool}, which
+ends the connection whatever the response has sent so far: with a TCP reset, unsent bytes
+dropped; or else closed once what was sent so far is written.
 
 Started by `python main.py`, or `uvicorn main:app --http server:BankHttpProtocol`. Written
 against uvicorn 0.54 (requirements.txt pins it): it uses the protocol's parser callbacks and
@@ -227,7 +228,10 @@ class BankHttpProtocol(HttpToolsProtocol):
         async def send(message: ASGISendEvent) -> None:
             if message["type"] == ABORT:
                 cycle.disconnected = True  # uvicorn then reports no error of its own
-                reset_connection(transport)
+                if message.get("reset", True):
+                    reset_connection(transport)
+                else:
+                    transport.close()
                 return
             if not cycle.disconnected and not transport.is_closing():
                 await cycle.send(message)

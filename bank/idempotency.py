@@ -78,8 +78,9 @@ def claim(
         insert(IdempotencyKey)
         .values(scope=scope, key=key, fingerprint=request, created_at=now)
         .on_conflict_do_nothing(index_elements=["scope", "key"])
-    )
-    if claimed.rowcount == 1:  # type: ignore[attr-defined]
+        .returning(col(IdempotencyKey.key))
+    ).scalar_one_or_none()
+    if claimed is not None:
         session.commit()
         return None
     found = session.exec(

@@ -29,14 +29,18 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from mcp.server.mcpserver import MCPServer
 from sqlalchemy import Engine, Integer, MetaData, create_engine, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 import activity
 import seed
 from bank import days, webhooks
+from bank.faults import FaultInjector
+from bank.idempotency import fingerprint
 from db import Database
 from main import create_app
+from mcp_server import build_mcp_server
 from models import WebhookCreate, WebhookEvent
 from response_cache import ResponseCache
 from seed import seed_if_empty
@@ -430,6 +434,29 @@ def clear_response_cache(client: TestClient) -> None:
     cache.clear()
 
 
+def app_faults(client: TestClient) -> FaultInjector:
+    """The running app's fault profile, which its MCP server shares."""
+    app: FastAPI = client.app  # type: ignore[assignment]
+    faults: FaultInjector = app.state.faults
+    return faults
+
+
+def app_mcp_server(client: TestClient) -> MCPServer:
+    """The MCP server as the running app serves it: its database and its fault profile."""
+    return build_mcp_server(lambda: app_database(client), faults=app_faults(client))
+
+
+def request_fingerprint(*parts: bytes) -> str:
+    """What the server takes to be the same request under an Idempotency-Key."""
+    return fingerprint(*parts)
+
+
+def customer_count(client: TestClient, name: str) -> int:
+    """How many customers have this name."""
+    customers = client.get("/customers", params={"limit": 1000}).json()
+    return sum(customer["name"] == name for customer in customers)
+
+
 def a_webhook(client: TestClient, url: str = "http://127.0.0.1:9/hooks") -> int:
     """The id of an endpoint subscribed to customer.created, stored as POST /webhooks stores
     one: for a test whose app refuses writes (read-only mode)."""
@@ -612,6 +639,7 @@ class Shared:
             client, reset = self.apps[key]
             reset()
             clear_response_cache(client)
+            app_faults(client).clear()
             return client
         url = self.stack.enter_context(empty_database(backend, self.directory))
         # Small pools, as for the servers (LiveServer): every app here lives all session.
