@@ -2,16 +2,20 @@
 on MCP tool calls. A fault strikes before the operation (nothing changes), except ack-lost."""
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from mcp import Client
 
+from settings import PROJECT_DIR
 from tests.fixtures import (
     NEW_OID,
     SAMPLE_OIDS,
@@ -28,7 +32,7 @@ STATUS_PROFILE = {
 }
 
 
-def register(client: TestClient, name: str, **headers: str) -> httpx.Response:
+def register(client: TestClient, name: str, **headers: str) -> httpx2.Response:
     return client.post("/register-customer", json={"name": name}, headers=headers)
 
 
@@ -348,3 +352,28 @@ async def test_ack_lost_on_a_write_tool_runs_it(client: TestClient) -> None:
         assert fault_of(made)["status"] == 502
     client.delete("/sandbox/faults")
     assert client.get(f"/customer/{NEW_OID}/exists").json()["exists"] is True
+
+
+# --- The README's agent on a bad day --------------------------------------------------------
+
+
+@on_sqlite_only  # tests/test_idempotency.py takes every step of it on both engines
+def test_the_readmes_agent_finishes_its_task_through_the_faults(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    readme = (PROJECT_DIR / "README.md").read_text()
+    code = readme.split("<!-- agent.py")[1].split("```python\n")[1].split("```")[0]
+    script = tmp_path / "agent.py"
+    script.write_text(code)
+    run = subprocess.run(
+        [sys.executable, str(script), live_server.base_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    # It met every fault of the profile (the seed makes them the same each run), and got
+    # through: its own checks of the end state passed.
+    (faults,) = [line for line in run.stdout.splitlines() if line.startswith("faults: ")]
+    assert all(count >= 1 for count in json.loads(faults.removeprefix("faults: ")))
+    assert "done: one customer, one account, five payments" in run.stdout

@@ -5,17 +5,18 @@ import uuid
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from mcp import Client
 from sqlalchemy import Engine, text
 
+from main import create_app
 from tests.fixtures import (
     SAMPLE_OIDS,
     VALID,
     LiveServer,
     app_mcp_server,
-    create_app,
     customer_count,
     on_sqlite_only,
     request_fingerprint,
@@ -29,7 +30,7 @@ def key() -> dict[str, str]:
     return {"Idempotency-Key": str(uuid.uuid4())}
 
 
-def register(client: TestClient, name: str, headers: dict[str, str]) -> httpx.Response:
+def register(client: TestClient, name: str, headers: dict[str, str]) -> httpx2.Response:
     return client.post("/register-customer", json={"name": name}, headers=headers)
 
 
@@ -139,7 +140,7 @@ def test_keys_belong_to_the_api_key_sent(client: TestClient) -> None:
 @pytest.mark.parametrize("bad", [b"", b"x" * 256, "caf\u00e9".encode()])
 def test_an_invalid_key_is_400_and_changes_nothing(client: TestClient, bad: bytes) -> None:
     response = client.post(
-        "/register-customer", json={"name": "Never Made"}, headers={"Idempotency-Key": bad}
+        "/register-customer", json={"name": "Never Made"}, headers=[(b"idempotency-key", bad)]
     )
     assert response.status_code == 400
     assert "Idempotency-Key must be 1-255 printable ASCII" in response.json()["detail"]
@@ -169,10 +170,10 @@ def test_keys_survive_a_restart(settings: Any) -> None:
 # --- ack-lost, then a retry: exactly one effect ---------------------------------------------
 
 
-def until_answered(send: Any) -> httpx.Response:
+def until_answered(send: Any) -> httpx2.Response:
     """Send again while the answer is lost (502), as a client retrying would."""
     for _ in range(PASSES):
-        response: httpx.Response = send()
+        response: httpx2.Response = send()
         if response.status_code != 502:
             return response
     raise AssertionError("no answer")

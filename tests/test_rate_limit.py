@@ -8,7 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from tests.fixtures import Settings, customer_count, on_sqlite_only
+from settings import Settings
+from tests.fixtures import customer_count, on_sqlite_only
 
 
 @pytest.fixture
