@@ -7,7 +7,14 @@ API_TITLE: Final = "Dummy Bank API"
 API_VERSION: Final = "1.0.0"
 API_DESCRIPTION: Final = (
     "A sandbox bank for AI agents and developers: customers, portfolios and their analysis, "
-    'keyed by CustomerOID. Every error body is `{"detail": "..."}`.'
+    'keyed by CustomerOID. Every error body is `{"detail": "..."}`.\n\n'
+    "Every write takes an `Idempotency-Key` header, with Stripe's semantics: a retry with the "
+    "same key and request gets the first answer (`Idempotent-Replayed: true`), another request "
+    "under the key is 422, one while the first runs 409. Any request can ask for a fault with "
+    "`Sandbox-Fault: status=503; retry_after=2` (or `latency=800`, `reset`, `truncate`, "
+    "`ack-lost`) or Prism's `Prefer: code=503`; `PUT /sandbox/faults` sets a seeded profile "
+    "for the whole server. With `RATE_LIMIT` set, answers carry the IETF `RateLimit-Policy` "
+    "and `RateLimit` fields and a caller over a limit gets 429 with `Retry-After`."
 )
 SERVICE_NAME: Final = "dummy-bank-api"
 

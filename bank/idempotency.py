@@ -14,7 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -29,6 +29,8 @@ KEPT_FOR = dt.timedelta(hours=24)
 # customers takes minutes).
 ABANDONED_AFTER = dt.timedelta(minutes=15)
 MAX_KEY_LENGTH = 255
+# Expired keys removed by each claim: more than claims add, so they never pile up.
+PURGED_AT_ONCE = 100
 
 
 def check_key(key: str) -> str:
@@ -64,7 +66,18 @@ def claim(
     IdempotencyKeyReused when the key was used with another request, IdempotencyKeyInFlight
     while that request runs. Expired keys (24 hours) are removed on the way.
     """
-    session.execute(delete(IdempotencyKey).where(col(IdempotencyKey.created_at) < now - KEPT_FOR))
+    # Expired keys, a few at a time; on PostgreSQL those no other claim is removing.
+    expired = (
+        select(col(IdempotencyKey.scope), col(IdempotencyKey.key))
+        .where(col(IdempotencyKey.created_at) < now - KEPT_FOR)
+        .limit(PURGED_AT_ONCE)
+        .with_for_update(skip_locked=True)
+    )
+    session.execute(
+        delete(IdempotencyKey).where(
+            tuple_(col(IdempotencyKey.scope), col(IdempotencyKey.key)).in_(expired)
+        )
+    )
     session.execute(
         delete(IdempotencyKey).where(
             col(IdempotencyKey.scope) == scope,
