@@ -96,6 +96,10 @@ async def send_half(
         messages.append(message)
 
     if scope["method"] in WRITE_METHODS:
+        # The body first, whole: a connection closed on bytes still arriving is reset, and the
+        # reset can reach the client before the half answer does.
+        while (await receive()).get("more_body", False):
+            pass
         detail = FAULT_STATUS.format(status=503, phrase="Service Unavailable", by=strike.by)
         await JSONResponse({"detail": detail}, status_code=503)(scope, receive, keep)
     else:
