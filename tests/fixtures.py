@@ -433,11 +433,11 @@ class Reset:
     def take_snapshot(self) -> None:
         if self.engine.dialect.name == "sqlite":
             path = f"{self.engine.url.database}.snapshot"
-            connection = sqlite3.connect(str(self.engine.url.database), isolation_level=None)
+            copier = sqlite3.connect(str(self.engine.url.database), isolation_level=None)
             try:  # outside any transaction, which the app's connections would begin
-                connection.execute("VACUUM INTO ?", (path,))
+                copier.execute("VACUUM INTO ?", (path,))
             finally:
-                connection.close()
+                copier.close()
             self.snapshot = path
         elif self.replica:  # a role that cannot skip triggers and keys seeds anew each time
             with self.engine.begin() as connection:
@@ -474,9 +474,7 @@ class Reset:
                 )
             for sequence, value in self.sequence_values:
                 called = "true" if value is not None else "false"
-                connection.execute(
-                    text(f"SELECT setval('\"{sequence}\"', {value or 1}, {called})")
-                )
+                connection.execute(text(f"SELECT setval('\"{sequence}\"', {value or 1}, {called})"))
 
     def restore_sqlite(self, path: str) -> None:
         """On a connection of its own, without the app's events: every trigger is left out for

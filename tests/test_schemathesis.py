@@ -25,7 +25,7 @@ ALL_PHASES = "examples,coverage,fuzzing,stateful"
 # before any query, the same on both engines, and half of a run's time. On PostgreSQL the open
 # mode runs the phases that store and read data.
 STORAGE_PHASES = "examples,fuzzing,stateful"
-MODES = {
+MODES: dict[str, tuple[dict[str, str], list[str], int, str, int]] = {
     # mode: (server settings, extra arguments, examples per operation, phases, least cases)
     "open": ({}, [], 4, ALL_PHASES, 1000),
     "storage": ({}, [], 4, STORAGE_PHASES, 150),
