@@ -145,9 +145,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         # Sends the webhooks' deliveries in the background (dispatcher.py).
         dispatcher = WebhookDispatcher(app.state.database, settings)
-        await dispatcher.start()
-        freeze_what_lives_on()
         try:
+            await dispatcher.start()
+            freeze_what_lives_on()
             async with mcp.session_manager.run():
                 yield
         finally:

@@ -754,7 +754,9 @@ class Shared:
         url = self.stack.enter_context(empty_database(backend, self.directory))
         log = self.directory / f"server-{uuid.uuid4().hex[:8]}.log"
         server = self.stack.enter_context(running(LiveServer(url, log, env, workers=workers)))
-        engine = create_engine(url)
+        # One connection kept for the resets: the test workers' servers, apps and these share
+        # one PostgreSQL server's 100 connections.
+        engine = create_engine(url, pool_size=1, max_overflow=2)
         self.stack.callback(engine.dispose)
         self.servers[key] = server, Reset(engine)
         return server

@@ -12,6 +12,7 @@ from mcp import Client
 from sqlalchemy import Engine, text
 
 from main import create_app
+from settings import Settings
 from tests.fixtures import (
     SAMPLE_OIDS,
     VALID,
@@ -156,11 +157,12 @@ def test_a_delete_retried_is_its_first_answer_not_404(client: TestClient) -> Non
     assert client.delete(f"/customer/{SAMPLE_OIDS[3]}").status_code == 404
 
 
-def test_keys_survive_a_restart(settings: Any) -> None:
+def test_keys_survive_a_restart(settings: Settings) -> None:
     headers = key()
-    with TestClient(create_app(settings), base_url="http://localhost") as before:
+    small = settings.model_copy(update={"DB_POOL_SIZE": 2, "DB_MAX_OVERFLOW": 2})
+    with TestClient(create_app(small), base_url="http://localhost") as before:
         first = register(before, "Ada Kept", headers)
-    with TestClient(create_app(settings), base_url="http://localhost") as after:
+    with TestClient(create_app(small), base_url="http://localhost") as after:
         again = register(after, "Ada Kept", headers)
         assert again.headers["idempotent-replayed"] == "true"
         assert again.content == first.content
