@@ -286,6 +286,8 @@ def empty_database(backend: str, directory: Path) -> Iterator[str]:
 
 # Alembic's own table.
 KEPT_TABLES = {"alembic_version"}
+# Shared apps, and shared servers, a test worker keeps open on PostgreSQL (Shared).
+KEPT_ON_POSTGRESQL = 3
 # The schema beside a test schema that holds a copy of its seeded state (Reset).
 SNAPSHOT_SUFFIX = "_snapshot"
 
@@ -662,10 +664,11 @@ class LiveServer:
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
             "LOG_LEVEL": "warning",
-            # Small pools: the test workers' servers share one PostgreSQL server's 100
-            # connections, and a burst of requests leaves each pool at its largest.
-            "DB_POOL_SIZE": "5",
-            "DB_MAX_OVERFLOW": "10",
+            # Small pools: the test workers' servers and apps share one PostgreSQL server's 100
+            # connections, and a burst of requests leaves each pool, and its read pool (psycopg's
+            # keeps idle connections for ten minutes), at its largest: 5 each peaked at 94.
+            "DB_POOL_SIZE": "3",
+            "DB_MAX_OVERFLOW": "5",
             **self.env,
         }
         command = ["main.py"]
@@ -715,30 +718,38 @@ class Shared:
     costs far more, a new server more still. A test that stops, kills or restarts its server,
     or breaks its database, takes one of its own instead.
 
+    On PostgreSQL a worker keeps the few it used last (KEPT_ON_POSTGRESQL of each kind) and
+    closes the rest: every test worker's apps and servers, and their read pools, share one
+    PostgreSQL server's 100 connections, which a whole run's worth of them once used up.
+
     A server keeps answers in memory, but reseeding gives every customer a new random data
     version, so none of them is served again."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.stack = contextlib.ExitStack()
-        self.apps: dict[tuple[Any, ...], tuple[TestClient, Reset]] = {}
-        self.servers: dict[tuple[Any, ...], tuple[LiveServer, Reset]] = {}
+        # By key, least recently taken first; each with the stack that closes it.
+        self.apps: dict[tuple[Any, ...], tuple[TestClient, Reset, contextlib.ExitStack]] = {}
+        self.servers: dict[tuple[Any, ...], tuple[LiveServer, Reset, contextlib.ExitStack]] = {}
 
     def client(self, backend: str, **settings: Any) -> TestClient:
         """An in-process app with these settings."""
         key = (backend, tuple(sorted(settings.items())))
         if key in self.apps:
-            client, reset = self.apps[key]
+            client, reset, own = self.apps.pop(key)
+            self.apps[key] = client, reset, own  # now the most recently taken
             reset()
             clear_response_cache(client)
             app_faults(client).clear()
             return client
-        url = self.stack.enter_context(empty_database(backend, self.directory))
-        # Small pools, as for the servers (LiveServer): every app here lives all session.
-        pools: dict[str, Any] = {"DB_POOL_SIZE": 5, "DB_MAX_OVERFLOW": 10}
+        self._make_room(self.apps, backend)
+        own = self.stack.enter_context(contextlib.ExitStack())
+        url = own.enter_context(empty_database(backend, self.directory))
+        # Small pools, as for the servers (LiveServer).
+        pools: dict[str, Any] = {"DB_POOL_SIZE": 2, "DB_MAX_OVERFLOW": 5}
         client = TestClient(create_app(Settings(DATABASE_URL=url, **{**pools, **settings})))
-        self.stack.enter_context(client)
-        self.apps[key] = client, Reset(app_engine(client))
+        own.enter_context(client)
+        self.apps[key] = client, Reset(app_engine(client)), own
         return client
 
     def server(
@@ -748,18 +759,29 @@ class Shared:
         env = env or {}
         key = (backend, workers, tuple(sorted(env.items())))
         if key in self.servers:
-            server, reset = self.servers[key]
+            server, reset, own = self.servers.pop(key)
+            self.servers[key] = server, reset, own
             reset()
             return server
-        url = self.stack.enter_context(empty_database(backend, self.directory))
+        self._make_room(self.servers, backend)
+        own = self.stack.enter_context(contextlib.ExitStack())
+        url = own.enter_context(empty_database(backend, self.directory))
         log = self.directory / f"server-{uuid.uuid4().hex[:8]}.log"
-        server = self.stack.enter_context(running(LiveServer(url, log, env, workers=workers)))
-        # One connection kept for the resets: the test workers' servers, apps and these share
-        # one PostgreSQL server's 100 connections.
-        engine = create_engine(url, pool_size=1, max_overflow=2)
-        self.stack.callback(engine.dispose)
-        self.servers[key] = server, Reset(engine)
+        server = own.enter_context(running(LiveServer(url, log, env, workers=workers)))
+        engine = create_engine(url, pool_size=1, max_overflow=2)  # one kept, for the resets
+        own.callback(engine.dispose)
+        self.servers[key] = server, Reset(engine), own
         return server
+
+    @staticmethod
+    def _make_room(kept: dict[tuple[Any, ...], Any], backend: str) -> None:
+        """On PostgreSQL, close the least recently taken of this kind beyond the few kept."""
+        if backend != "postgresql":
+            return
+        on_postgresql = [key for key in kept if key[0] == "postgresql"]
+        for key in on_postgresql[: max(0, len(on_postgresql) - KEPT_ON_POSTGRESQL + 1)]:
+            *_, own = kept.pop(key)
+            own.close()
 
     def close(self) -> None:
         self.stack.close()

@@ -238,7 +238,7 @@ def test_read_connections_the_server_dropped_are_replaced_and_the_read_made_agai
     app_client: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
 ) -> None:
     """As after a server restart: every connection of the pool is gone at once."""
-    client = app_client(RESPONSE_CACHE_MB=0)
+    client = app_client(RESPONSE_CACHE_MB=0, DB_POOL_SIZE=3)
     expected = client.get(f"/user-portfolio/{SAMPLE_OIDS[0]}")
     assert expected.status_code == 200
     pool = app_database(client)._read_pool
