@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bank.faults import WRITE_METHODS, FaultInjector, Strike, requested_strike
 from constants import ACK_LOST_NEEDS_A_WRITE, FAULT_ACK_LOST, FAULT_STATUS
 from errors import InvalidInput
+from middleware import CONNECTION_BROKEN
 from server import ABORT
 
 logger = logging.getLogger("bank.faults")
@@ -79,6 +80,7 @@ async def strike_request(
 
 async def abort(scope: Scope, send: Send, *, reset: bool = True) -> None:
     """End the connection: with a reset, or closed after what was sent (see server.py)."""
+    scope.setdefault("state", {})[CONNECTION_BROKEN] = True  # for the request log
     if ABORT in (scope.get("extensions") or {}):
         await send({"type": ABORT, "reset": reset})
     else:

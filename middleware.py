@@ -123,6 +123,10 @@ request_logger = logging.getLogger("bank.requests")
 CLIENT_DISCONNECTED = "client_disconnected"
 # nginx's code for "client closed request": never sent, only logged.
 CLIENT_CLOSED_REQUEST = 499
+# Set in scope["state"] when the server broke the connection on purpose (a fault: reset), and
+# logged as nginx logs a connection it closed without an answer.
+CONNECTION_BROKEN = "connection_broken"
+NO_RESPONSE = 444
 REQUEST_LINE = "method=%s path=%s status=%d duration_ms=%.2f request_id=%s"
 
 
@@ -159,7 +163,7 @@ class RequestLogMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id.decode()
         status = 500  # unless a response starts
-        answered = False
+        response_started = answered = False
 
         async def receive_noting_hang_up() -> Message:
             message = await receive()
@@ -168,11 +172,11 @@ class RequestLogMiddleware:
             return message
 
         async def send_with_request_id(message: Message) -> None:
-            nonlocal status, answered
+            nonlocal status, answered, response_started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, response_started = message["status"], True
                 message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id)]
-            elif not message.get("more_body", False):
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
                 answered = True
             try:
                 await send(message)
@@ -188,6 +192,8 @@ class RequestLogMiddleware:
         finally:
             if CLIENT_DISCONNECTED in state:
                 status = CLIENT_CLOSED_REQUEST
+            elif CONNECTION_BROKEN in state and not response_started:
+                status = NO_RESPONSE
             if request_logger.isEnabledFor(logging.INFO):
                 request_logger.info(
                     REQUEST_LINE,

@@ -2,6 +2,7 @@
 on MCP tool calls. A fault strikes before the operation (nothing changes), except ack-lost."""
 
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -179,9 +180,15 @@ def test_truncate_on_a_write_changes_nothing(live_server: LiveServer) -> None:
 
 
 @on_sqlite_only
-def test_reset_in_process_ends_the_request_as_a_reset(client: TestClient) -> None:
-    with pytest.raises(ConnectionResetError):
-        client.get("/customers", headers={"Sandbox-Fault": "reset"})
+def test_reset_in_process_ends_the_request_as_a_reset(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="bank.requests"):
+        with pytest.raises(ConnectionResetError):
+            client.get("/customers", headers={"Sandbox-Fault": "reset"})
+    # Logged as nginx logs a connection closed without an answer, not as a 500.
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "bank.requests"]
+    assert 'path="/customers" status=444 ' in line
 
 
 # --- The fault profile ----------------------------------------------------------------------
