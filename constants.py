@@ -125,6 +125,11 @@ FAULT_ACK_LOST: Final = (
     "Sandbox fault: 502 Bad Gateway, injected {by} after the request ran (ack-lost): its answer "
     "was lost on the way back. Retry with the same Idempotency-Key to learn it"
 )
+FAULT_NEEDS_OUR_SERVER: Final = (
+    "Sandbox fault: {kind} breaks the connection, which only the bank's own server can do "
+    "(python main.py, or uvicorn with --http server:BankHttpProtocol): answered 502 instead; "
+    "nothing was changed"
+)
 FAULT_BY_HEADER: Final = "by the Sandbox-Fault header"
 FAULT_BY_PREFER: Final = "by the Prefer header"
 FAULT_BY_PROFILE: Final = "by the fault profile (GET /sandbox/faults)"

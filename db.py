@@ -448,20 +448,35 @@ class Database:
         It first waits its turn (see __init__). On SQLite, WriteQueueFull (503) when that takes
         longer than the write queue timeout, and then nothing has been changed.
         """
-        async with self._turn_to_write():
+        async with self._turn_to_write(self._write_queue_timeout):
+            return await run_in_threadpool(
+                _in_session, WriteSession, self._write_engine, operation, *args, **kwargs
+            )
+
+    async def write_after(
+        self,
+        operation: Callable[Concatenate[WriteSession, P], T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """As `write`, but waiting its turn however long that takes: for the bookkeeping that
+        follows a write already made (keeping an idempotent request's answer), which a busy
+        queue must not lose."""
+        async with self._turn_to_write(None):
             return await run_in_threadpool(
                 _in_session, WriteSession, self._write_engine, operation, *args, **kwargs
             )
 
     @contextlib.asynccontextmanager
-    async def _turn_to_write(self) -> AsyncIterator[None]:
-        """Wait for this write's turn in the queue, and hold it."""
+    async def _turn_to_write(self, timeout: float | None) -> AsyncIterator[None]:
+        """Wait for this write's turn in the queue (at most `timeout` seconds), and hold it."""
         loop = asyncio.get_running_loop()
         queue = self._write_queues.get(loop)
         if queue is None:
             queue = self._write_queues[loop] = asyncio.Semaphore(self._writers_at_once)
         try:
-            await asyncio.wait_for(queue.acquire(), self._write_queue_timeout)
+            await asyncio.wait_for(queue.acquire(), timeout)
         except TimeoutError:
             raise WriteQueueFull() from None
         try:

@@ -4,8 +4,7 @@ which lets a write run and then loses its answer.
 
 Breaking a connection (reset, truncate) takes the bank's own server (server.py): its ABORT
 extension resets the connection. Without it (an app called in-process, another ASGI server) the
-request ends in a ConnectionResetError instead, which an in-process client raises as the
-connection's end.
+fault is answered 502, saying so.
 """
 
 import asyncio
@@ -15,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bank.faults import WRITE_METHODS, FaultInjector, Strike, requested_strike
-from constants import ACK_LOST_NEEDS_A_WRITE, FAULT_ACK_LOST, FAULT_STATUS
+from constants import ACK_LOST_NEEDS_A_WRITE, FAULT_ACK_LOST, FAULT_NEEDS_OUR_SERVER, FAULT_STATUS
 from errors import InvalidInput
 from middleware import CONNECTION_BROKEN
 from server import ABORT
@@ -68,6 +67,11 @@ async def strike_request(
         headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
         response = JSONResponse({"detail": strike.status_detail()}, fault.status, headers=headers)
         await response(scope, receive, send)
+    elif (fault.reset or fault.truncate) and ABORT not in (scope.get("extensions") or {}):
+        # Served otherwise than by server.py (in process, another server): the connection
+        # cannot be broken, and the fault is told instead.
+        detail = FAULT_NEEDS_OUR_SERVER.format(kind=fault.kind)
+        await JSONResponse({"detail": detail}, status_code=502)(scope, receive, send)
     elif fault.reset:
         await abort(scope, send)
     elif fault.truncate:
@@ -81,10 +85,7 @@ async def strike_request(
 async def abort(scope: Scope, send: Send, *, reset: bool = True) -> None:
     """End the connection: with a reset, or closed after what was sent (see server.py)."""
     scope.setdefault("state", {})[CONNECTION_BROKEN] = True  # for the request log
-    if ABORT in (scope.get("extensions") or {}):
-        await send({"type": ABORT, "reset": reset})
-    else:
-        raise ConnectionResetError("the connection was broken (Sandbox fault)")
+    await send({"type": ABORT, "reset": reset})
 
 
 async def send_half(

@@ -1,8 +1,9 @@
 """Idempotency-Key on POST, PUT, PATCH and DELETE, with Stripe's semantics (bank/idempotency.py).
 
-The first request under a key runs, and a 2xx answer is kept before a byte of it is sent: a
+The first request under a key runs, and its answer is kept before a byte of it is sent: a
 retry with the same key and the same request (method, path, query and body) within 24 hours
-gets that status, those headers and that body again, with `Idempotent-Replayed: true`. The
+gets that status, those headers and that body again, with `Idempotent-Replayed: true`. As with
+Stripe, an answer given before the operation began (invalid input, a busy bank) frees the key. The
 same key with another request is 422; while the first still runs, 409. Keys belong to the API
 key sent (or the client's address without one). /mcp is left to its tools' own
 `idempotency_key` argument: every MCP message is a POST.
@@ -10,11 +11,12 @@ key sent (or the client's address without one). /mcp is left to its tools' own
 
 import logging
 
+import anyio
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bank.clock import utcnow
-from bank.idempotency import KeptAnswer, check_key, claim, fingerprint, keep, release
+from bank.idempotency import NOT_KEPT, KeptAnswer, check_key, claim, fingerprint, keep, release
 from db import Database
 from errors import BankError, InvalidInput
 from middleware import MCP_PATH, WRITE_METHODS, caller_of
@@ -23,7 +25,6 @@ logger = logging.getLogger("bank")
 
 IDEMPOTENCY_KEY_HEADER = b"idempotency-key"
 REPLAYED_HEADER = (b"idempotent-replayed", b"true")
-LOCAL_SCOPE = "local"  # MCP over stdio, or in-process: one client
 
 
 class IdempotencyMiddleware:
@@ -92,21 +93,29 @@ class IdempotencyMiddleware:
 
         try:
             await self.app(scope, receive_body, capture)
-        except Exception:
-            await database.write(release, scope=owner, key=key)
+        except BaseException:
+            with anyio.CancelScope(shield=True):  # freed even when the request is cancelled
+                await database.write_after(release, scope=owner, key=key)
             raise
         headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in started["headers"]]
         answer = KeptAnswer(started["status"], headers, b"".join(chunks))
-        try:
-            if 200 <= answer.status < 300:
-                await database.write(keep, scope=owner, key=key, answer=answer)
-            else:
-                await database.write(release, scope=owner, key=key)
-        except Exception:
-            # The request's own work is done: it is answered even so. Its key stays claimed
-            # (in flight) until ABANDONED_AFTER.
-            logger.exception("Could not keep the answer under an Idempotency-Key")
+        await settle(database, owner, key, answer)
         return answer
+
+
+async def settle(database: Database, owner: str, key: str, answer: KeptAnswer) -> None:
+    """Keep the answer of a request that ran (or free the key of one that did not start). It
+    waits its turn however long that takes: the request's own write is done, and a retry must
+    learn its answer. Should even that fail, the answer is still given (its key then stays
+    in flight until ABANDONED_AFTER)."""
+    try:
+        with anyio.CancelScope(shield=True):
+            if answer.status in NOT_KEPT:
+                await database.write_after(release, scope=owner, key=key)
+            else:
+                await database.write_after(keep, scope=owner, key=key, answer=answer)
+    except Exception:
+        logger.exception("Could not keep the answer under an Idempotency-Key")
 
 
 async def read_body(receive: Receive) -> bytes:

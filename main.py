@@ -174,7 +174,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(FaultMiddleware, injector=faults)
     if settings.RATE_LIMIT is not None:
         # Inside the access check: what is counted is a caller's admitted requests.
-        app.add_middleware(RateLimitMiddleware, limits=parse_many(settings.RATE_LIMIT))
+        app.add_middleware(
+            RateLimitMiddleware,
+            limits=parse_many(settings.RATE_LIMIT),
+            by_key=settings.BANK_API_KEY is not None,
+        )
     if settings.BANK_API_KEY is not None or settings.BANK_READ_ONLY:
         # Outside the cache (no cached answer without the key) and the body limit (no 413
         # to a stranger); inside CORS, so browsers can read a 401 and preflights pass.

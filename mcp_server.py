@@ -7,9 +7,11 @@ desktop clients, against the database at DATABASE_URL.
 import asyncio
 import inspect
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal, TypeVar
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.context import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError, UnexpectedToolError
@@ -74,6 +76,8 @@ from models import (
 )
 from seed import seed_if_empty
 from settings import Settings, get_settings
+
+logger = logging.getLogger("bank")
 
 DatabaseProvider = Callable[[], Database]
 ToolFn = TypeVar("ToolFn", bound=Callable[..., Awaitable[CallToolResult]])
@@ -190,14 +194,21 @@ class BankMCPServer(MCPServer):
         try:
             result = await self._call(name, arguments, context)
         except BaseException:
-            await database.write(idempotency.release, scope=owner, key=key)
+            with anyio.CancelScope(shield=True):  # freed even when the call is cancelled
+                await database.write_after(idempotency.release, scope=owner, key=key)
             raise
-        if isinstance(result, CallToolResult) and not result.is_error:
-            body = result.model_dump_json(by_alias=True, exclude_none=True).encode()
-            answer = idempotency.KeptAnswer(200, [], body)
-            await database.write(idempotency.keep, scope=owner, key=key, answer=answer)
-        else:
-            await database.write(idempotency.release, scope=owner, key=key)
+        try:
+            with anyio.CancelScope(shield=True):
+                if isinstance(result, CallToolResult) and not result.is_error:
+                    body = result.model_dump_json(by_alias=True, exclude_none=True).encode()
+                    answer = idempotency.KeptAnswer(200, [], body)
+                    await database.write_after(
+                        idempotency.keep, scope=owner, key=key, answer=answer
+                    )
+                else:  # a tool error changed nothing: the call may be made again, corrected
+                    await database.write_after(idempotency.release, scope=owner, key=key)
+        except Exception:
+            logger.exception("Could not keep a tool's result under its idempotency_key")
         return result
 
     async def _call(

@@ -282,10 +282,12 @@ def presented_key(headers: list[tuple[bytes, bytes]]) -> bytes | None:
     return bearer
 
 
-def caller_of(headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None) -> str:
+def caller_of(
+    headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None, *, by_key: bool = True
+) -> str:
     """Who is asking, for rate limits and idempotency keys: the API key sent (as a digest),
-    or else the client's address."""
-    key = presented_key(headers)
+    or else (or unless `by_key`) the client's address."""
+    key = presented_key(headers) if by_key else None
     if key is not None:
         return "key:" + hashlib.sha256(key).hexdigest()
     return "addr:" + (client[0] if client else "unknown")

@@ -1,4 +1,5 @@
-"""Rate limits (RATE_LIMIT, off by default): per API key, or per client address without one.
+"""Rate limits (RATE_LIMIT, off by default): per API key where BANK_API_KEY is set, or else per
+client address.
 
 The `limits` library counts, in fixed windows held in this process's memory (each worker of a
 multi-process server counts on its own). Every answer carries the IETF RateLimit-Policy and
@@ -27,9 +28,12 @@ def policy_name(item: RateLimitItem) -> str:
 class RateLimitMiddleware:
     """Count each request against every limit; over one, 429 with Retry-After."""
 
-    def __init__(self, app: ASGIApp, *, limits: list[RateLimitItem]) -> None:
+    def __init__(self, app: ASGIApp, *, limits: list[RateLimitItem], by_key: bool) -> None:
         self.app = app
         self.limits = limits
+        # Per API key only where one is set: AccessMiddleware, outside, has checked the key
+        # sent. Without one, a made-up key per request would be a quota per request.
+        self.by_key = by_key
         self.limiter = FixedWindowRateLimiter(MemoryStorage())
         self.policy = ", ".join(
             f'"{policy_name(item)}";q={item.amount};w={item.get_expiry()}' for item in limits
@@ -40,17 +44,20 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             await self.app(scope, receive, send)
             return
-        who = caller_of(scope["headers"], scope.get("client"))
+        who = caller_of(scope["headers"], scope.get("client"), by_key=self.by_key)
         over = [item for item in self.limits if not self.limiter.test(item, who)]
         if not over:
             for item in self.limits:
                 self.limiter.hit(item, who)
         fields = [(b"ratelimit-policy", self.policy), (b"ratelimit", self._state(who))]
         if over:
-            item = over[0]
-            wait = max(
-                1, math.ceil(self.limiter.get_window_stats(item, who).reset_time - time.time())
-            )
+            # The limit that frees last says when to come back.
+            waits = [
+                (math.ceil(self.limiter.get_window_stats(item, who).reset_time - time.time()), item)
+                for item in over
+            ]
+            wait, item = max(waits, key=lambda pair: pair[0])
+            wait = max(1, wait)
             detail = RATE_LIMITED.format(limit=item.amount, per=_per(item), retry_after=wait)
             headers = {"Retry-After": str(wait)} | {n.decode(): v.decode() for n, v in fields}
             await JSONResponse({"detail": detail}, 429, headers=headers)(scope, receive, send)

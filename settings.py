@@ -93,8 +93,8 @@ class Settings(BaseSettings):
     # workers); its own process's writes wake it at once.
     WEBHOOK_POLL_SECONDS: float = Field(default=1, gt=0, le=60)
 
-    # Rate limits per API key (or client address without one), in the `limits` library's
-    # notation: `100/second;2000/minute`. Unset: none. Counted per server process.
+    # Rate limits per API key (where BANK_API_KEY is set) or client address, in the `limits`
+    # library's notation: `100/second;2000/minute`. Unset: none. Counted per server process.
     RATE_LIMIT: str | None = None
     # A fault profile to start with (PUT /sandbox/faults): its JSON, or the path of a file
     # holding it. Unset: no faults but those a request asks for.

@@ -15,6 +15,7 @@ import fnmatch
 import http
 import json
 import random
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,8 @@ EXEMPT_PREFIXES = ("/openapi", "/static-offline-docs/")
 # The header's names for the model's fields.
 HEADER_NAMES = {"retry-after": "retry_after", "ack-lost": "ack_lost"}
 FLAGS = frozenset({"reset", "truncate", "ack_lost"})
+# A number as the headers give one: ASCII digits, few enough to be read at once.
+NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ def parse_fault_header(value: str) -> Fault:
         if name in FLAGS and not has_value:
             fields[name] = True
         elif name in Fault.model_fields and name not in FLAGS and has_value:
-            fields[name] = int(given) if given.isdigit() else given
+            fields[name] = int(given) if NUMBER.fullmatch(given) else given
         else:
             raise InvalidFaultHeader(f"'{part.strip()[:32]}' is not a fault or a setting of one")
     try:
@@ -104,7 +107,7 @@ def parse_prefer(value: str) -> Fault | None:
         if name.lower() != "code":
             continue
         code = code.strip('"')
-        if not code.isdigit() or not 100 <= int(code) <= 599:
+        if not NUMBER.fullmatch(code) or not 100 <= int(code) <= 599:
             raise InvalidPreferCode(code)
         return Fault(status=int(code)) if int(code) >= 400 else None
     return None

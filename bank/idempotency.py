@@ -2,11 +2,12 @@
 first one's answer instead of running twice.
 
 A key is claimed, in a transaction of its own, before its request runs (a row whose status is
-null). A 2xx answer is then kept on the row; any other answer leaves the key free again (our
-non-2xx answers change nothing, so running the request again is safe and may now succeed).
-Meanwhile the same key is "in flight". Keys belong to a scope (the API key, or the client's
-address) and expire 24 hours after their claim. The HTTP face is idempotency.py; MCP write tools
-use the same functions.
+null). The answer of a request that ran is then kept on the row, errors such as 404 and 409
+included; as with Stripe, an answer given before the operation began (a 400 for invalid
+input, a 503 for a busy bank) or an unexpected error (rolled back) leaves the key free again,
+so the request can be sent again, corrected, under it. Meanwhile the same key is "in flight".
+Keys belong to a scope (the API key, or the client's address) and expire 24 hours after their
+claim. The HTTP face is idempotency.py; MCP write tools use the same functions.
 """
 
 import datetime as dt
@@ -14,7 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import delete, tuple_, update
+from sqlalchemy import and_, delete, or_, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -29,6 +30,10 @@ KEPT_FOR = dt.timedelta(hours=24)
 # customers takes minutes).
 ABANDONED_AFTER = dt.timedelta(minutes=15)
 MAX_KEY_LENGTH = 255
+# Answers given before the operation began, which leave the key free (as Stripe's do): invalid
+# input (FastAPI's validation, and the domain's own checks of the input), a body over the limit,
+# and a bank too busy to start the write.
+NOT_KEPT = frozenset({400, 413, 503})
 # Expired keys removed by each claim: more than claims add, so they never pile up.
 PURGED_AT_ONCE = 100
 
@@ -78,27 +83,44 @@ def claim(
             tuple_(col(IdempotencyKey.scope), col(IdempotencyKey.key)).in_(expired)
         )
     )
+    # This key, if it expired, or if its request was abandoned (its process died).
     session.execute(
         delete(IdempotencyKey).where(
             col(IdempotencyKey.scope) == scope,
             col(IdempotencyKey.key) == key,
-            col(IdempotencyKey.status).is_(None),
-            col(IdempotencyKey.created_at) < now - ABANDONED_AFTER,
+            or_(
+                col(IdempotencyKey.created_at) < now - KEPT_FOR,
+                and_(
+                    col(IdempotencyKey.status).is_(None),
+                    col(IdempotencyKey.created_at) < now - ABANDONED_AFTER,
+                ),
+            ),
         )
     )
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    claimed = session.execute(
+    claim_it = (
         insert(IdempotencyKey)
         .values(scope=scope, key=key, fingerprint=request, created_at=now)
         .on_conflict_do_nothing(index_elements=["scope", "key"])
         .returning(col(IdempotencyKey.key))
-    ).scalar_one_or_none()
-    if claimed is not None:
-        session.commit()
-        return None
-    found = session.exec(
-        select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
-    ).one()
+    )
+    # Its columns, not the row as an object: the commit below would expire an object, and
+    # reloading it could find the row gone.
+    mine = select(
+        col(IdempotencyKey.fingerprint),
+        col(IdempotencyKey.status),
+        col(IdempotencyKey.headers),
+        col(IdempotencyKey.body),
+    ).where(col(IdempotencyKey.scope) == scope, col(IdempotencyKey.key) == key)
+    # On PostgreSQL (read committed) the row that made the insert do nothing can be gone by the
+    # time it is read (its request failed and freed the key): then claim it again.
+    while True:
+        if session.execute(claim_it).scalar_one_or_none() is not None:
+            session.commit()
+            return None
+        found = session.execute(mine).one_or_none()
+        if found is not None:
+            break
     session.commit()
     if found.fingerprint != request:
         raise IdempotencyKeyReused(key)

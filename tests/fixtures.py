@@ -703,6 +703,16 @@ class LiveServer:
         self.process = None
 
 
+def clear_fault_profile(server: LiveServer) -> None:
+    """Remove a fault profile a test left on a shared server (a read-only one has none)."""
+    if server.env.get("BANK_READ_ONLY") in {"1", "true"}:
+        return
+    key = server.env.get("BANK_API_KEY")
+    headers = {"X-API-Key": key} if key else {}
+    response = httpx.delete(f"{server.base_url}/sandbox/faults", headers=headers, timeout=10)
+    assert response.status_code == 204, response.text
+
+
 @contextlib.contextmanager
 def running(server: LiveServer) -> Iterator[LiveServer]:
     server.start()
@@ -762,6 +772,7 @@ class Shared:
             server, reset, own = self.servers.pop(key)
             self.servers[key] = server, reset, own
             reset()
+            clear_fault_profile(server)
             return server
         self._make_room(self.servers, backend)
         own = self.stack.enter_context(contextlib.ExitStack())

@@ -2,7 +2,6 @@
 on MCP tool calls. A fault strikes before the operation (nothing changes), except ack-lost."""
 
 import json
-import logging
 import subprocess
 import sys
 import time
@@ -103,12 +102,18 @@ def test_ack_lost_is_for_writes(client: TestClient) -> None:
         ("status=503; status=500", "'status' is given twice"),
         ("reset=1", "'reset=1' is not a fault"),
         ("", "name a fault"),
+        ("latency=" + "1" * 5000, "latency: Input should be an integer"),
+        ("status=\u00b2", "status: Input should be an integer"),
     ],
 )
 def test_an_invalid_fault_header_is_400_and_changes_nothing(
     client: TestClient, header: str, problem: str
 ) -> None:
-    response = register(client, "Never Made", **{"Sandbox-Fault": header})
+    response = client.post(
+        "/register-customer",
+        json={"name": "Never Made"},
+        headers=[(b"sandbox-fault", header.encode("latin-1"))],  # as bytes: \xb2 among them
+    )
     assert response.status_code == 400
     detail = response.json()["detail"]
     assert detail.startswith("Sandbox-Fault: ") and problem in detail, detail
@@ -180,15 +185,15 @@ def test_truncate_on_a_write_changes_nothing(live_server: LiveServer) -> None:
 
 
 @on_sqlite_only
-def test_reset_in_process_ends_the_request_as_a_reset(
-    client: TestClient, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("kind", ["reset", "truncate"])
+def test_without_the_banks_server_a_broken_connection_is_told_instead(
+    client: TestClient, kind: str
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="bank.requests"):
-        with pytest.raises(ConnectionResetError):
-            client.get("/customers", headers={"Sandbox-Fault": "reset"})
-    # Logged as nginx logs a connection closed without an answer, not as a 500.
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "bank.requests"]
-    assert 'path="/customers" status=444 ' in line
+    """In process, as under another ASGI server, the connection cannot be broken."""
+    response = register(client, "Never Made", **{"Sandbox-Fault": kind})
+    assert response.status_code == 502
+    assert response.json()["detail"].startswith(f"Sandbox fault: {kind} breaks the connection")
+    assert customer_count(client, "Never Made") == 0
 
 
 # --- The fault profile ----------------------------------------------------------------------

@@ -6,6 +6,7 @@ import socket
 import struct
 import time
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -138,4 +139,19 @@ def test_a_hang_up_amid_a_request_body_is_one_info_line(logging_server: LiveServ
         (line["level"], line["method"], line["path"], line["status"])
         for line in lines_of(log, "half-sent")
     ] == [("INFO", "PUT", f"/user-portfolio/{SAMPLE_OIDS[0]}", "499")]
+    assert "ERROR" not in log and "Traceback" not in log
+
+
+@on_sqlite_only
+def test_a_connection_a_fault_resets_is_one_info_line_444(logging_server: LiveServer) -> None:
+    start = logging_server.log_path.stat().st_size
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+        httpx.get(
+            f"{logging_server.base_url}/customers",
+            headers={"Sandbox-Fault": "reset", "X-Request-ID": "reset-1"},
+        )
+    log = server_log_after(logging_server, start, until="status=444")
+    # As nginx logs a connection it closed without an answer; the fault itself on its own line.
+    assert [line["status"] for line in lines_of(log, "reset-")] == ["444"]
+    assert "Injected {'reset': True} on GET /customers (request_id=reset-1)" in log
     assert "ERROR" not in log and "Traceback" not in log
