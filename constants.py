@@ -18,6 +18,12 @@ API_DESCRIPTION: Final = (
 )
 SERVICE_NAME: Final = "dummy-bank-api"
 
+# The methods that change data (access, idempotency keys, faults).
+WRITE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The docs: their pages and schema, and their assets.
+DOCS_PATHS: Final = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+DOCS_PREFIXES: Final = ("/static-offline-docs/",)
+
 # The first sample customer (John Doe): examples in the docs name someone who is there.
 OID_EXAMPLE: Final = "550e8400-e29b-41d4-a716-446655440001"
 

@@ -13,8 +13,14 @@ import logging
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bank.faults import WRITE_METHODS, FaultInjector, Strike, requested_strike
-from constants import ACK_LOST_NEEDS_A_WRITE, FAULT_ACK_LOST, FAULT_NEEDS_OUR_SERVER, FAULT_STATUS
+from bank.faults import FaultInjector, Strike, requested_strike
+from constants import (
+    ACK_LOST_NEEDS_A_WRITE,
+    FAULT_ACK_LOST,
+    FAULT_NEEDS_OUR_SERVER,
+    FAULT_STATUS,
+    WRITE_METHODS,
+)
 from errors import InvalidInput
 from middleware import CONNECTION_BROKEN
 from server import ABORT

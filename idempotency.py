@@ -17,9 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bank.clock import utcnow
 from bank.idempotency import NOT_KEPT, KeptAnswer, check_key, claim, fingerprint, keep, release
+from constants import WRITE_METHODS
 from db import Database
 from errors import BankError, InvalidInput
-from middleware import MCP_PATH, WRITE_METHODS, caller_of
+from middleware import MCP_PATH, caller_of
 
 logger = logging.getLogger("bank")
 

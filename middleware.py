@@ -16,12 +16,15 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from constants import (
+    DOCS_PATHS,
+    DOCS_PREFIXES,
     HOST_NOT_ALLOWED,
     INTERNAL_ERROR,
     INVALID_API_KEY,
     MISSING_API_KEY,
     READ_ONLY_REFUSAL,
     SERVICE_NAME,
+    WRITE_METHODS,
 )
 from errors import BodyTooLarge
 
@@ -206,9 +209,8 @@ class RequestLogMiddleware:
 
 
 # Open without a key: the health probe, and the docs with their schema and assets.
-PUBLIC_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
-PUBLIC_PREFIXES = ("/static-offline-docs/",)
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PUBLIC_PATHS = DOCS_PATHS | {"/health"}
+PUBLIC_PREFIXES = DOCS_PREFIXES
 # MCP sends every call, reads included, as a POST; in read-only mode its write tools are gone.
 MCP_PATH = "/mcp"
 

@@ -5,8 +5,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from constants import WRITE_METHODS
 from db import is_sqlite
-from middleware import WRITE_METHODS
 from models import ErrorResponse
 from settings import Settings
 

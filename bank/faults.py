@@ -24,20 +24,22 @@ from typing import Any
 from pydantic import ValidationError
 
 from constants import (
+    DOCS_PATHS,
+    DOCS_PREFIXES,
     FAULT_BY_HEADER,
     FAULT_BY_PREFER,
     FAULT_BY_PROFILE,
     FAULT_RETRY_AFTER,
     FAULT_STATUS,
+    WRITE_METHODS,
 )
 from errors import InvalidFaultHeader, InvalidPreferCode
 from models import Fault, FaultProfile, FaultProfileReport, FaultRule, FaultRuleReport
 
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Paths no profile rule strikes: the profile's own control (a rule for every path must leave a
 # way to remove it), and the docs. A Sandbox-Fault header strikes anywhere.
-EXEMPT_PATHS = frozenset({"/sandbox/faults", "/docs", "/docs/oauth2-redirect", "/redoc"})
-EXEMPT_PREFIXES = ("/openapi", "/static-offline-docs/")
+EXEMPT_PATHS = DOCS_PATHS | {"/sandbox/faults"}
+EXEMPT_PREFIXES = DOCS_PREFIXES
 # The header's names for the model's fields.
 HEADER_NAMES = {"retry-after": "retry_after", "ack-lost": "ack_lost"}
 FLAGS = frozenset({"reset", "truncate", "ack_lost"})
