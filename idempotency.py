@@ -10,6 +10,7 @@ key sent (or the client's address without one). /mcp is left to its tools' own
 """
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import anyio
 from starlette.requests import ClientDisconnect
@@ -61,20 +62,20 @@ class IdempotencyMiddleware:
         owner = caller_of(scope["headers"], scope.get("client"))
         database: Database = scope["app"].state.database
         try:
-            kept = await database.write(claim, scope=owner, key=key, request=request, now=utcnow())
+            answer, replayed = await once(
+                database,
+                owner=owner,
+                key=key,
+                request=request,
+                run=lambda: self._run(scope, body, receive),
+            )
         except BankError as error:  # reused (422), in flight (409), or busy (503)
             await error.response()(scope, receive, send)
             return
-        if kept is not None:
-            await replay(kept, send)
-            return
-        answer = await self._run(scope, body, receive, owner, key, database)
-        await replay(answer, send, replayed=False)
+        await replay(answer, send, replayed=replayed)
 
-    async def _run(
-        self, scope: Scope, body: bytes, receive: Receive, owner: str, key: str, database: Database
-    ) -> KeptAnswer:
-        """Run the request, and keep its answer if it succeeded (else free the key)."""
+    async def _run(self, scope: Scope, body: bytes, receive: Receive) -> KeptAnswer:
+        """Run the request, its body given again; its answer, whole."""
         started: Message = {}
         chunks: list[bytes] = []
         sent_body = False
@@ -92,16 +93,34 @@ class IdempotencyMiddleware:
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
 
-        try:
-            await self.app(scope, receive_body, capture)
-        except BaseException:
-            with anyio.CancelScope(shield=True):  # freed even when the request is cancelled
-                await database.write_after(release, scope=owner, key=key)
-            raise
+        await self.app(scope, receive_body, capture)
         headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in started["headers"]]
-        answer = KeptAnswer(started["status"], headers, b"".join(chunks))
-        await settle(database, owner, key, answer)
-        return answer
+        return KeptAnswer(started["status"], headers, b"".join(chunks))
+
+
+async def once(
+    database: Database,
+    *,
+    owner: str,
+    key: str,
+    request: str,
+    run: Callable[[], Awaitable[KeptAnswer]],
+) -> tuple[KeptAnswer, bool]:
+    """The answer under the key, and whether it is replayed: the first request's, kept, or else
+    `run`'s, which is then kept (or the key freed: NOT_KEPT). What claiming the key raises
+    (IdempotencyKeyReused, IdempotencyKeyInFlight, WriteQueueFull) is the caller's to answer.
+    REST (IdempotencyMiddleware) and the MCP write tools both answer through it."""
+    kept = await database.write(claim, scope=owner, key=key, request=request, now=utcnow())
+    if kept is not None:
+        return kept, True
+    try:
+        answer = await run()
+    except BaseException:
+        with anyio.CancelScope(shield=True):  # freed even when the request is cancelled
+            await database.write_after(release, scope=owner, key=key)
+        raise
+    await settle(database, owner, key, answer)
+    return answer, False
 
 
 async def settle(database: Database, owner: str, key: str, answer: KeptAnswer) -> None:

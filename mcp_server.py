@@ -7,11 +7,9 @@ desktop clients, against the database at DATABASE_URL.
 import asyncio
 import inspect
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal, TypeVar
 
-import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.context import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError, UnexpectedToolError
@@ -27,7 +25,6 @@ import bank.ledger
 import bank.performance
 import bank.portfolio
 from bank import idempotency, market
-from bank.clock import utcnow
 from bank.faults import FaultInjector
 from bank.performance import Period
 from constants import (
@@ -41,6 +38,7 @@ from constants import (
 from db import Database, create_db_engine, migrate
 from errors import BankError, SyncCountTooLarge, describe_validation_errors
 from fields import CUSTOMER_OID_PATTERN, normalize_customer_oid
+from idempotency import once
 from mcp_views import (
     AgentPortfolio,
     AgentPrices,
@@ -76,8 +74,6 @@ from models import (
 )
 from seed import seed_if_empty
 from settings import Settings, get_settings
-
-logger = logging.getLogger("bank")
 
 DatabaseProvider = Callable[[], Database]
 ToolFn = TypeVar("ToolFn", bound=Callable[..., Awaitable[CallToolResult]])
@@ -179,36 +175,27 @@ class BankMCPServer(MCPServer):
                 {k: v for k, v in arguments.items() if k != "idempotency_key"}, sort_keys=True
             ).encode(),
         )
-        owner = caller(context)
-        database = self.database()
+        called: list[Any] = []  # the result as the tool gave it, when it ran now
+
+        async def run() -> idempotency.KeptAnswer:
+            result = await self._call(name, arguments, context)
+            called.append(result)
+            if isinstance(result, CallToolResult) and not result.is_error:
+                body = result.model_dump_json(by_alias=True, exclude_none=True).encode()
+                return idempotency.KeptAnswer(200, [], body)
+            # A tool error changed nothing: the key is freed, and the call may be made again.
+            return idempotency.KeptAnswer(400, [], b"")
+
         try:
-            kept = await database.write(
-                idempotency.claim, scope=owner, key=key, request=request, now=utcnow()
+            answer, replayed = await once(
+                self.database(), owner=caller(context), key=key, request=request, run=run
             )
         except BankError as error:
             return tool_error(error.message)
-        if kept is not None:
-            replayed = CallToolResult.model_validate_json(kept.body)
-            replayed.meta = {**(replayed.meta or {}), "idempotent_replayed": True}
-            return replayed
-        try:
-            result = await self._call(name, arguments, context)
-        except BaseException:
-            with anyio.CancelScope(shield=True):  # freed even when the call is cancelled
-                await database.write_after(idempotency.release, scope=owner, key=key)
-            raise
-        try:
-            with anyio.CancelScope(shield=True):
-                if isinstance(result, CallToolResult) and not result.is_error:
-                    body = result.model_dump_json(by_alias=True, exclude_none=True).encode()
-                    answer = idempotency.KeptAnswer(200, [], body)
-                    await database.write_after(
-                        idempotency.keep, scope=owner, key=key, answer=answer
-                    )
-                else:  # a tool error changed nothing: the call may be made again, corrected
-                    await database.write_after(idempotency.release, scope=owner, key=key)
-        except Exception:
-            logger.exception("Could not keep a tool's result under its idempotency_key")
+        if not replayed:
+            return called[0]
+        result = CallToolResult.model_validate_json(answer.body)
+        result.meta = {**(result.meta or {}), "idempotent_replayed": True}
         return result
 
     async def _call(
